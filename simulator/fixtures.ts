@@ -1,0 +1,53 @@
+/**
+ * Fixture loading: YAML files under simulator/fixtures/{both,source,destination} (or a directory the
+ * user names) are created in the matching cluster. Files are plain Kubernetes manifests, so a user can
+ * read, copy and extend them, or `kubectl apply` them to the running simulator.
+ */
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { kindInfo } from './apiserver/kinds.js';
+import type { KubeObject } from './apiserver/object.js';
+import type { Store } from './apiserver/store.js';
+
+export const DEFAULT_FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
+
+export function readManifests(dir: string): KubeObject[] {
+  if (!existsSync(dir)) return [];
+  const out: KubeObject[] = [];
+  for (const f of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
+      if (doc.errors.length) throw new Error(`${join(dir, f)}: ${doc.errors[0]!.message}`);
+      const o = doc.toJS() as KubeObject | null;
+      if (o) out.push(o);
+    }
+  }
+  return out;
+}
+
+/** `stringData` is folded into base64 `data`, as the API server does for Secrets. */
+function normalise(o: KubeObject): KubeObject {
+  if (o.kind !== 'Secret' || !o.stringData) return o;
+  const data = { ...((o.data as Record<string, string>) ?? {}) };
+  for (const [k, v] of Object.entries(o.stringData as Record<string, string>)) data[k] = Buffer.from(v).toString('base64');
+  const { stringData: _s, ...rest } = o;
+  return { ...rest, data };
+}
+
+/** Create manifests in dependency order (namespaces first), skipping ones that already exist. */
+export function loadInto(store: Store, manifests: KubeObject[]): number {
+  const ordered = [...manifests].sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
+  let n = 0;
+  for (const m of ordered) {
+    const k = kindInfo(m.kind);
+    if (store.peek(m.kind, m.metadata.namespace, m.metadata.name!)) continue;
+    store.create(k, m.metadata.namespace, normalise(m));
+    n++;
+  }
+  return n;
+}
+
+export function fixturesFor(root: string, cluster: 'source' | 'destination'): KubeObject[] {
+  return [...readManifests(join(root, 'both')), ...readManifests(join(root, cluster))];
+}

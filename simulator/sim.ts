@@ -1,0 +1,76 @@
+/**
+ * The two-cluster simulator: `source` and `destination` clusters, the network between their
+ * synchronization endpoints, fixtures, and a kubeconfig with one context per cluster.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SimCluster } from './cluster.js';
+import type { SimTiming } from './controllers/context.js';
+import { DEFAULT_FIXTURES, fixturesFor, loadInto } from './fixtures.js';
+import { kubeconfigYaml } from './kubeconfig.js';
+import { SimNetwork } from './network.js';
+
+export interface SimulatorOptions {
+  /** Fixture directory with both/, source/, destination/; false for empty clusters. */
+  fixtures?: string | false;
+  sourcePort?: number;
+  destinationPort?: number;
+  timing?: Partial<SimTiming>;
+  byteScale?: number;
+  log?: (msg: string) => void;
+}
+
+export class Simulator {
+  private constructor(
+    readonly network: SimNetwork,
+    readonly source: SimCluster,
+    readonly destination: SimCluster,
+  ) {}
+
+  static async start(opts: SimulatorOptions = {}): Promise<Simulator> {
+    const network = new SimNetwork();
+    const common = { network, ...(opts.timing ? { timing: opts.timing } : {}), ...(opts.byteScale ? { byteScale: opts.byteScale } : {}), ...(opts.log ? { log: opts.log } : {}) };
+    const [source, destination] = await Promise.all([
+      SimCluster.start('source', { ...common, ...(opts.sourcePort ? { apiPort: opts.sourcePort } : {}) }),
+      SimCluster.start('destination', { ...common, ...(opts.destinationPort ? { apiPort: opts.destinationPort } : {}) }),
+    ]);
+    const sim = new Simulator(network, source, destination);
+    for (const c of [source, destination]) {
+      c.api.registerControl('network', async (method, body) => {
+        if (method === 'PUT') await sim.partition((body as { partitioned?: boolean } | undefined)?.partitioned === true);
+        return { partitioned: network.isPartitioned('source', 'destination') };
+      });
+    }
+    if (opts.fixtures !== false) {
+      const root = opts.fixtures ?? DEFAULT_FIXTURES;
+      loadInto(source.api.store, fixturesFor(root, 'source'));
+      loadInto(destination.api.store, fixturesFor(root, 'destination'));
+    }
+    return sim;
+  }
+
+  cluster(name: string): SimCluster {
+    if (name === 'source') return this.source;
+    if (name === 'destination') return this.destination;
+    throw new Error(`no simulated cluster "${name}" (have: source, destination)`);
+  }
+
+  /** Cut or heal the network between the two clusters' synchronization endpoints. */
+  async partition(on: boolean): Promise<void> {
+    await this.network.setPartition('source', 'destination', on);
+  }
+
+  kubeconfig(as: 'admin' | 'viewer' = 'admin'): string {
+    return kubeconfigYaml([this.source.endpoint(as, 'source'), this.destination.endpoint(as, 'destination')]);
+  }
+
+  writeKubeconfig(file: string, as: 'admin' | 'viewer' = 'admin'): void {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, this.kubeconfig(as), { mode: 0o600 });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.source.stop(), this.destination.stop()]);
+    await this.network.close();
+  }
+}
