@@ -45,8 +45,36 @@ export class Simulator {
       const root = opts.fixtures ?? DEFAULT_FIXTURES;
       loadInto(source.api.store, fixturesFor(root, 'source'));
       loadInto(destination.api.store, fixturesFor(root, 'destination'));
+      await sim.settled();
     }
     return sim;
+  }
+
+  /**
+   * Wait until KubeVirt is deployed on both clusters (CA ConfigMaps published, sync address advertised)
+   * and every VM that should run has a running VMI: the state a user expects when the simulator says
+   * it is up.
+   */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const ready = (c: SimCluster) => {
+      const st = c.api.store;
+      const kv = st.peek('KubeVirt', 'kubevirt', 'kubevirt');
+      if (!kv) return true; // no KubeVirt installed in this cluster's fixtures
+      if (!st.peek('ConfigMap', 'kubevirt', 'kubevirt-ca') || !st.peek('ConfigMap', 'kubevirt', 'kubevirt-external-ca')) return false;
+      if (!((kv.status as { synchronizationAddresses?: string[] } | undefined)?.synchronizationAddresses?.length)) return false;
+      for (const vm of st.scan('VirtualMachine')) {
+        const spec = vm.spec as { runStrategy?: string; running?: boolean };
+        if (!(spec.runStrategy === 'Always' || spec.running === true)) continue;
+        const vmi = st.peek('VirtualMachineInstance', vm.metadata.namespace, vm.metadata.name!);
+        if ((vmi?.status as { phase?: string } | undefined)?.phase !== 'Running') return false;
+      }
+      return true;
+    };
+    while (!(ready(this.source) && ready(this.destination))) {
+      if (Date.now() > deadline) throw new Error(`simulator did not settle within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   cluster(name: string): SimCluster {

@@ -43,3 +43,20 @@ export function openapiRoot() {
 export function openapiDocument(segs: string[]): unknown {
   return documents.get(segs.join('/'));
 }
+
+/**
+ * OpenAPI v2, which kubectl before 1.27 (Debian's kubernetes-client is 1.20) fetches as protobuf to
+ * validate `apply` and `create`, refusing them when it is missing. Served without definitions, so
+ * kubectl skips schema validation, as it does for any kind it has no schema for.
+ */
+export function openapiV2(accept: string | undefined): { contentType: string; body: Buffer } {
+  if (/protobuf/.test(accept ?? '')) {
+    // gnostic openapi_v2.Document { swagger = 1; info = 2 { title = 1; version = 2 } }
+    const field = (n: number, bytes: Buffer) => Buffer.concat([Buffer.from([(n << 3) | 2, bytes.length]), bytes]);
+    const info = Buffer.concat([field(1, Buffer.from('Kubernetes')), field(2, Buffer.from('v1.31.0'))]);
+    // As kube-openapi: Go's mime parser rejects the '@' of the protobuf media type, so it is sent as octet-stream.
+    return { contentType: 'application/octet-stream', body: Buffer.concat([field(1, Buffer.from('2.0')), field(2, info)]) };
+  }
+  const doc = { swagger: '2.0', info: { title: 'Kubernetes', version: 'v1.31.0' }, paths: {}, definitions: {} };
+  return { contentType: 'application/json', body: Buffer.from(JSON.stringify(doc)) };
+}

@@ -4,6 +4,7 @@
  * sends for the core kinds served here (containers/volumes style lists); `$patch` directives are not
  * interpreted.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ApiError, badRequest } from './errors.js';
 import { clone, isPlainObject } from './object.js';
 
@@ -55,9 +56,16 @@ function mergeNamedList(current: unknown[], patch: Record<string, unknown>[]): u
 
 type Op = { op: string; path: string; value?: unknown; from?: string };
 
+/**
+ * A JSON patch that decodes but cannot be applied: kube-apiserver answers 422 Invalid for these
+ * (only a body that is not a list of operations is a 400).
+ */
+const cannotApply = (message: string) =>
+  new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: ${message}`);
+
 function pointer(path: string): string[] {
   if (path === '') return [];
-  if (!path.startsWith('/')) throw badRequest(`invalid JSON pointer "${path}"`);
+  if (!path.startsWith('/')) throw cannotApply(`invalid JSON pointer "${path}"`);
   return path
     .slice(1)
     .split('/')
@@ -70,7 +78,7 @@ function parentOf(doc: unknown, parts: string[], path: string): { parent: unknow
     if (Array.isArray(cur)) cur = cur[Number(p)];
     else if (isPlainObject(cur)) cur = cur[p];
     else cur = undefined;
-    if (cur === undefined) throw badRequest(`jsonpatch: path "${path}" does not exist`);
+    if (cur === undefined) throw cannotApply(`jsonpatch: path "${path}" does not exist`);
   }
   return { parent: cur, key: parts[parts.length - 1]! };
 }
@@ -89,7 +97,7 @@ function removeAt(doc: unknown, path: string): unknown {
   const { parent, key } = parentOf(doc, pointer(path), path);
   if (Array.isArray(parent)) {
     const i = Number(key);
-    if (!(i >= 0 && i < parent.length)) throw badRequest(`jsonpatch remove: index out of range at "${path}"`);
+    if (!(i >= 0 && i < parent.length)) throw cannotApply(`jsonpatch remove: index out of range at "${path}"`);
     return parent.splice(i, 1)[0];
   }
   if (isPlainObject(parent) && key in parent) {
@@ -97,7 +105,7 @@ function removeAt(doc: unknown, path: string): unknown {
     delete parent[key];
     return v;
   }
-  throw badRequest(`jsonpatch remove operation does not apply: doc is missing path: "${path}"`);
+  throw cannotApply(`jsonpatch remove operation does not apply: doc is missing path: "${path}"`);
 }
 
 function addAt(doc: unknown, path: string, value: unknown, replace: boolean): unknown {
@@ -106,15 +114,16 @@ function addAt(doc: unknown, path: string, value: unknown, replace: boolean): un
   const { parent, key } = parentOf(doc, parts, path);
   if (Array.isArray(parent)) {
     const i = key === '-' ? parent.length : Number(key);
-    if (!(i >= 0 && i <= parent.length)) throw badRequest(`jsonpatch: index out of range at "${path}"`);
+    // add may append at the end; replace needs an existing element.
+    if (!(i >= 0 && (replace ? i < parent.length : i <= parent.length))) throw cannotApply(`jsonpatch: index out of range at "${path}"`);
     if (replace) parent[i] = clone(value);
     else parent.splice(i, 0, clone(value));
   } else if (isPlainObject(parent)) {
     if (replace && !(key in parent)) {
-      throw badRequest(`jsonpatch replace operation does not apply: doc is missing key: "${path}"`);
+      throw cannotApply(`jsonpatch replace operation does not apply: doc is missing key: "${path}"`);
     }
     parent[key] = clone(value);
-  } else throw badRequest(`jsonpatch: path "${path}" does not exist`);
+  } else throw cannotApply(`jsonpatch: path "${path}" does not exist`);
   return doc;
 }
 
@@ -137,16 +146,18 @@ export function jsonPatch(target: unknown, ops: unknown): unknown {
         doc = addAt(doc, raw.path, v, false);
         break;
       }
-      case 'copy':
-        doc = addAt(doc, raw.path, getAt(doc, raw.from ?? ''), false);
+      case 'copy': {
+        const v = getAt(doc, raw.from ?? '');
+        if (v === undefined) throw cannotApply(`jsonpatch copy operation does not apply: doc is missing from path: "${raw.from ?? ''}"`);
+        doc = addAt(doc, raw.path, v, false);
         break;
+      }
       case 'test':
-        if (JSON.stringify(getAt(doc, raw.path)) !== JSON.stringify(raw.value)) {
-          throw new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: testing value ${raw.path} failed`);
-        }
+        // JSON equality: object member order does not matter.
+        if (!isDeepStrictEqual(getAt(doc, raw.path), raw.value)) throw cannotApply(`testing value ${raw.path} failed`);
         break;
       default:
-        throw badRequest(`unexpected json patch operation "${raw.op}"`);
+        throw cannotApply(`unexpected json patch operation "${raw.op}"`);
     }
   }
   return doc;

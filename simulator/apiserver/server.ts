@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, badRequest, qualifiedResource } from './errors.js';
 import { apiVersions, group, groupList, resourceList, VERSION } from './discovery.js';
@@ -14,7 +14,7 @@ import { Faults, type Verb } from './faults.js';
 import { apiGroups, kindForRoute, type KindInfo } from './kinds.js';
 import { RequestMetrics } from './metrics.js';
 import type { KubeObject } from './object.js';
-import { openapiDocument, openapiRoot } from './openapi.js';
+import { openapiDocument, openapiRoot, openapiV2 } from './openapi.js';
 import { applyPatch, patchTypeOf } from './patch.js';
 import { both, fieldSelector, labelSelector } from './selectors.js';
 import { Store, type StoreEvent } from './store.js';
@@ -122,6 +122,9 @@ export class ApiServer {
   private readonly users: Map<string, User>;
   private readonly controls = new Map<string, ControlHandler>();
   private readonly openWatches = new Set<ServerResponse>();
+  private readonly sockets = new Set<Socket>();
+  /** Open watches of `system` users: exempt from the watch-drop fault, like all faults. */
+  private readonly systemWatches = new WeakSet<ServerResponse>();
   private server?: Server;
   private address?: AddressInfo;
   private dropTimer?: NodeJS.Timeout;
@@ -130,7 +133,14 @@ export class ApiServer {
     this.store = store;
     this.users = new Map(opts.users.map((u) => [u.token, u]));
     this.registerControl('faults', (method, body) => {
-      if (method === 'PUT') this.faults.set((body ?? {}) as object);
+      if (method === 'PUT') {
+        try {
+          this.faults.set((body ?? {}) as object);
+        } catch (e) {
+          // A config that does not validate is the caller's error, not the server's.
+          throw badRequest(`invalid fault configuration: ${(e as Error).message}`);
+        }
+      }
       if (method === 'DELETE') this.faults.clear();
       return { config: this.faults.config, injected: this.faults.injected };
     });
@@ -155,6 +165,11 @@ export class ApiServer {
       void this.handle(req, res);
     });
     server.keepAliveTimeout = 30_000;
+    // closeAllConnections() misses some idle TLS keep-alive sockets; track them so stop() is immediate.
+    server.on('connection', (sock: Socket) => {
+      this.sockets.add(sock);
+      sock.on('close', () => this.sockets.delete(sock));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
@@ -162,7 +177,7 @@ export class ApiServer {
     this.server = server;
     this.address = server.address() as AddressInfo;
     this.dropTimer = setInterval(() => {
-      for (const w of this.openWatches) if (this.faults.shouldDropWatch()) w.destroy();
+      for (const w of this.openWatches) if (!this.systemWatches.has(w) && this.faults.shouldDropWatch()) w.destroy();
     }, 1000);
     this.dropTimer.unref();
   }
@@ -175,6 +190,7 @@ export class ApiServer {
     await new Promise<void>((resolve) => {
       s.close(() => resolve());
       s.closeAllConnections();
+      for (const sock of this.sockets) sock.destroy();
     });
     this.server = undefined;
   }
@@ -201,6 +217,11 @@ export class ApiServer {
       if (segs[0] === 'sim') return await this.control(user, req, res, segs);
       const discovery = this.discovery(segs);
       if (discovery !== undefined) return send(res, 200, discovery);
+      if (segs[0] === 'openapi' && segs[1] === 'v2' && segs.length === 2) {
+        const v2 = openapiV2(req.headers.accept);
+        res.writeHead(200, { 'content-type': v2.contentType, 'content-length': v2.body.length });
+        return void res.end(v2.body);
+      }
       if (segs[0] === 'openapi') {
         const doc = segs[1] === 'v3' ? (segs.length === 2 ? openapiRoot() : openapiDocument(segs.slice(2))) : undefined;
         if (!doc) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -233,6 +254,7 @@ export class ApiServer {
       }
       if (v === 'watch') {
         this.metrics.record(user.name, v, undefined);
+        if (user.system) this.systemWatches.add(res);
         return this.watch(route, url, req, res);
       }
       await this.serve(v, route, url, req, res);
@@ -314,6 +336,14 @@ export class ApiServer {
       case 'patch': {
         const type = patchTypeOf(req.headers['content-type']);
         const patch = await readBody(req);
+        // As kube-apiserver: custom resources have no strategic-merge metadata, so no strategic merge patch.
+        if (type === 'strategic' && kind.group !== '') {
+          throw new ApiError(
+            415,
+            'UnsupportedMediaType',
+            'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+          );
+        }
         const cur = store.get(kind, namespace, name!);
         const next = applyPatch(type, cur, patch) as KubeObject;
         // A patch only asserts a resourceVersion when it carries one itself.

@@ -283,8 +283,11 @@ export class Store {
       if (!k.namespaced) continue;
       for (const o of [...this.state(k).objects.values()]) {
         if (o.metadata.namespace !== ns) continue;
+        // Garbage collection of an earlier object may already have removed (or changed) this one.
+        const id = key(ns, o.metadata.name!);
+        const live = this.state(k).objects.get(id);
         // Finalizers of contents would block namespace removal; the simulator drops them.
-        this.remove(k, key(ns, o.metadata.name!), o);
+        if (live) this.remove(k, id, live);
       }
     }
     const nsKind = kindInfo('Namespace');

@@ -102,7 +102,12 @@ export function startMigrationController(ctx: ControllerContext): void {
       pushTransition(status, 'Failed');
       status.migrationState = { ...ms, failed: true, failureReason: reason };
     };
+    const storage = (getPath<Condition[]>(vmi, 'status.conditions') ?? []).find((c) => c.type === 'StorageLiveMigratable');
     if (!vmi) failWith(`VMI ${namespace}/${vmiName} does not exist`);
+    else if (phase === '' && role === 'source' && storage?.status === 'False') {
+      // Decentralized migration copies every disk; what cannot be copied (shareable, LUN, virtiofs) fails it.
+      failWith(`VMI is not storage live migratable: ${storage.message ?? storage.reason ?? ''}`);
+    }
     else if (ours && ms.failed) failWith(String(ms.failureReason ?? 'migration failed'));
     else if (phase === '') {
       status.phase = role === 'source' ? 'Synchronizing' : 'WaitingForSync';

@@ -53,6 +53,13 @@ export interface SyncControllerOptions {
 const GiB = 1024 ** 3;
 const TICK_MS = 50;
 const RPC_TIMEOUT_MS = 10_000;
+/**
+ * Flow control on the wire: kernel socket buffers on loopback hold megabytes, which at the scaled-down
+ * byte rate would hide a partition for seconds. A small acknowledged window makes a stalled network
+ * stall the sender within a tick, as a saturated TCP window does at real migration volumes.
+ */
+const WINDOW_BYTES = 64 * 1024;
+const ACK_EVERY_BYTES = 8 * 1024;
 
 class SyncError extends Error {}
 
@@ -64,22 +71,13 @@ const tlsError = (what: string) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** True once the socket drained its write buffer, false if `ms` passed first. */
-function drained(s: net.Socket, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      s.off('drain', ok);
-      resolve(false);
-    }, ms);
-    const ok = () => {
-      clearTimeout(t);
-      resolve(true);
-    };
-    s.once('drain', ok);
-  });
-}
-
 type Msg = Record<string, unknown>;
+
+/** Bytes written to and acknowledged by the peer on one connection. */
+interface Wire {
+  sent: number;
+  acked: number;
+}
 
 /** Queue of incoming control messages with an awaitable `next`. */
 class Mailbox {
@@ -217,7 +215,17 @@ export class SyncController {
       return;
     }
     const box = new Mailbox();
-    readFrames(socket, (m) => box.push(m), (n) => (this.bytesReceived += n));
+    let received = 0;
+    let acked = 0;
+    readFrames(socket, (m) => box.push(m), (n) => {
+      this.bytesReceived += n;
+      received += n;
+      // Acknowledge as the bytes arrive: the sender keeps at most WINDOW_BYTES unacknowledged.
+      if (received - acked >= ACK_EVERY_BYTES) {
+        acked = received;
+        writeJson(socket, { t: 'ack', bytes: received });
+      }
+    });
     socket.on('close', () => box.close(new Error('connection closed')));
     void this.receive(socket, box).catch((e) => this.ctx.log(`sync receive: ${(e as Error).message}`));
   }
@@ -281,9 +289,11 @@ export class SyncController {
             s.migrationState = { ...(s.migrationState as Msg), startTimestamp: m.startTimestamp, mode: 'PreCopy' };
           });
         } else if (m.t === 'complete') {
-          await this.completeReceiver(ns, vmiName);
+          // All state is here. The source stops its copy first, then we resume: never two running guests.
           completed = true;
           writeJson(socket, { t: 'completed' });
+          await box.next(RPC_TIMEOUT_MS); // 'handoff', or the connection closing: either way the guest is ours now
+          await this.completeReceiver(ns, vmiName);
           socket.end();
           return;
         } else if (m.t === 'abort' || m.t === 'cancel') {
@@ -309,6 +319,7 @@ export class SyncController {
       s.phase = 'Running';
       s.phaseTransitionTimestamps = [...((s.phaseTransitionTimestamps as object[]) ?? []), { phase: 'Running', phaseTransitionTimestamp: now() }];
       s.migrationState = { ...(s.migrationState as Msg), completed: true, endTimestamp: now() };
+      s.conditions = setCondition((s.conditions as Condition[]) ?? [], { type: 'Ready', status: 'True' });
     });
   }
 
@@ -410,7 +421,8 @@ export class SyncController {
     const socket = await this.dial(address);
     this.sockets.add(socket);
     const box = new Mailbox();
-    readFrames(socket, (m) => box.push(m), () => {});
+    const wire = { sent: 0, acked: 0 };
+    readFrames(socket, (m) => (m.t === 'ack' ? (wire.acked = Number(m.bytes)) : box.push(m)), () => {});
     socket.on('close', () => {
       this.sockets.delete(socket);
       box.close(new Error('connection closed'));
@@ -433,13 +445,13 @@ export class SyncController {
         s.conditions = removeCondition((s.conditions as Condition[]) ?? [], VMI_SYNC_FAILURE);
       });
       // From here the migration is under way: losing the connection fails it rather than retrying.
-      return await this.migrate(vmim, socket, box, welcome.config as MigrationConfig);
+      return await this.migrate(vmim, socket, box, wire, welcome.config as MigrationConfig);
     } finally {
       socket.destroy();
     }
   }
 
-  private async migrate(vmim: KubeObject, socket: tls.TLSSocket, box: Mailbox, cfg: MigrationConfig): Promise<'done'> {
+  private async migrate(vmim: KubeObject, socket: tls.TLSSocket, box: Mailbox, wire: Wire, cfg: MigrationConfig): Promise<'done'> {
     const ns = vmim.metadata.namespace!;
     const vmiName = String(getPath(vmim, 'spec.vmiName'));
     const fail = async (reason: string) => {
@@ -476,7 +488,7 @@ export class SyncController {
     });
     writeJson(socket, { t: 'start', startTimestamp });
 
-    const outcome = await this.transfer(vmim, socket, box, cfg);
+    const outcome = await this.transfer(vmim, socket, box, wire, cfg);
     if (outcome.kind === 'cancelled') return cancel();
     if (outcome.kind === 'peer-cancelled') return this.cancelledByPeer(vmim);
     if (outcome.kind === 'failed') return fail(outcome.reason);
@@ -489,6 +501,7 @@ export class SyncController {
       s.migrationState = { ...(s.migrationState as Msg), completed: true, endTimestamp: now() };
       s.conditions = setCondition((s.conditions as Condition[]) ?? [], { type: 'Ready', status: 'False', reason: 'PodCompleted' });
     });
+    writeJson(socket, { t: 'handoff' });
     return 'done';
   }
 
@@ -517,6 +530,7 @@ export class SyncController {
     vmim: KubeObject,
     socket: tls.TLSSocket,
     box: Mailbox,
+    wire: Wire,
     cfg: MigrationConfig,
   ): Promise<{ kind: 'completed' } | { kind: 'cancelled' } | { kind: 'peer-cancelled' } | { kind: 'failed'; reason: string }> {
     const ns = vmim.metadata.namespace!;
@@ -579,16 +593,17 @@ export class SyncController {
       const realBytes = Math.floor(owed);
       if (realBytes > 0) {
         owed -= realBytes;
-        if (!writeData(socket, Buffer.alloc(realBytes))) {
-          // The network is not taking our bytes (partition, slow peer): block like libvirt would,
-          // while KubeVirt's clocks keep running.
-          while (!(await drained(socket, 250))) {
-            if (!this.sourceActive(vmim)) return { kind: 'cancelled' };
-            const lost = box.closed as Error | undefined;
-            if (lost) return { kind: "failed", reason: `migration connection lost: ${lost.message}` };
-            const stuck = timedOut(Date.now());
-            if (stuck) return stuck;
-          }
+        writeData(socket, Buffer.alloc(realBytes));
+        wire.sent += realBytes;
+        // The network is not taking our bytes (partition, slow peer): block like libvirt would, while
+        // KubeVirt's clocks keep running.
+        while (wire.sent - wire.acked > WINDOW_BYTES) {
+          await sleep(20);
+          if (!this.sourceActive(vmim)) return { kind: 'cancelled' };
+          const lost = box.closed as Error | undefined;
+          if (lost) return { kind: 'failed', reason: `migration connection lost: ${lost.message}` };
+          const stuck = timedOut(Date.now());
+          if (stuck) return stuck;
           last = Date.now();
         }
       }
@@ -597,6 +612,9 @@ export class SyncController {
       dirty = Math.min(memory, dirty + dirtyRate * dt);
       if (iterationLeft <= 0) {
         if (dirty <= downtimeBytes) {
+          // Stop-and-copy: the guest pauses and the last dirty pages go over the wire.
+          const rest = Math.ceil((dirty + owed * this.opts.byteScale) / this.opts.byteScale);
+          if (rest > 0) writeData(socket, Buffer.alloc(rest));
           processed += dirty;
           await report(0);
           return { kind: 'completed' };

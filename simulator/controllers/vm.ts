@@ -27,7 +27,8 @@ function instancetypeDomain(ctx: ControllerContext, vm: KubeObject): Record<stri
   const it = namespaced
     ? ctx.get('VirtualMachineInstancetype', vm.metadata.namespace, ref.name)
     : ctx.get('VirtualMachineClusterInstancetype', undefined, ref.name);
-  if (!it) return {};
+  // KubeVirt refuses to start a VM whose instancetype it cannot find; retry until it appears.
+  if (!it) throw new Error(`${ref.kind ?? 'VirtualMachineClusterInstancetype'} ${ref.name} not found`);
   const guest = getPath<string>(it, 'spec.memory.guest');
   const cpus = getPath<number>(it, 'spec.cpu.guest');
   return { ...(guest ? { memory: { guest } } : {}), ...(cpus ? { cpu: { sockets: cpus, cores: 1, threads: 1 } } : {}) };

@@ -59,7 +59,17 @@ export function migratability(ctx: ControllerContext, vmi: KubeObject): Conditio
     const modes = getPath<string[]>(pvc, 'status.accessModes') ?? getPath<string[]>(pvc, 'spec.accessModes') ?? [];
     return !modes.includes('ReadWriteMany');
   });
-  const live: Omit<Condition, 'lastTransitionTime' | 'lastProbeTime'> = notShared.length
+  // Bridge binding on the pod network cannot be live migrated (KubeVirt's InterfaceNotLiveMigratable).
+  const podNets = new Set((getPath<{ name: string; pod?: unknown }[]>(s, 'networks') ?? []).filter((n) => n.pod).map((n) => n.name));
+  const bridged = (getPath<Record<string, unknown>[]>(s, 'domain.devices.interfaces') ?? []).find((i) => i.bridge && podNets.has(String(i.name)));
+  const live: Omit<Condition, 'lastTransitionTime' | 'lastProbeTime'> = bridged
+    ? {
+        type: 'LiveMigratable',
+        status: 'False',
+        reason: 'InterfaceNotLiveMigratable',
+        message: `cannot migrate VMI which does not use masquerade, bridge with kubevirt.io/allow-pod-bridge-network-live-migration VM annotation or a migratable plugin to connect to the pod network`,
+      }
+    : notShared.length
     ? {
         type: 'LiveMigratable',
         status: 'False',
