@@ -18,6 +18,7 @@ export type StatusReason =
   | 'Gone'
   | 'TooManyRequests'
   | 'InternalError'
+  | 'ServiceUnavailable'
   | 'UnsupportedMediaType';
 
 export interface StatusDetails {

@@ -249,7 +249,9 @@ export class ApiServer {
             ? new ApiError(429, 'TooManyRequests', 'the server has received too many requests and has asked us to try again later', {
                 retryAfterSeconds: fault.retryAfterSeconds ?? 1,
               })
-            : new ApiError(fault.code, 'InternalError', `Internal error occurred: injected fault (${fault.code})`);
+            : fault.code === 503
+              ? new ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request (injected fault)')
+              : new ApiError(fault.code, 'InternalError', `Internal error occurred: injected fault (${fault.code})`);
         }
       }
       if (v === 'watch') {

@@ -187,6 +187,10 @@ export class Store {
       throw new ApiError(400, 'BadRequest', `the name of the object (${input.metadata.name}) does not match the name on the URL (${name})`);
     }
     const wantRv = input.metadata?.resourceVersion;
+    // Custom resources, unlike core kinds, cannot be updated unconditionally.
+    if (!wantRv && k.group !== '') {
+      throw invalid(k, name, [{ field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
+    }
     if (wantRv && wantRv !== cur.metadata.resourceVersion) throw conflict(k, name);
 
     let next: KubeObject;
