@@ -69,13 +69,15 @@ export class SimCluster {
     const log = opts.log ?? (() => {});
     const client = new KubeClient(kubeConfigFor({ name, server: api.url, caPem: apiCA.certPem, token: tokens.system }));
     const ctx = new ControllerContext(name, client, { ...DEFAULT_TIMING, ...opts.timing }, (m) => log(`[${name}] ${m}`));
-    let operator: { poke: () => void } | undefined;
+    // The sync controller tells virt-operator when its address changes; the operator needs the sync
+    // controller to know the address: a forward reference breaks the cycle.
+    const operator: { poke?: () => void } = {};
     const sync = new SyncController(
       ctx,
       { network: opts.network, serverCert: syncServer, clientCert: syncClient, byteScale: opts.byteScale ?? 4096, ...(opts.syncPort ? { port: opts.syncPort } : {}) },
-      () => operator?.poke(),
+      () => operator.poke?.(),
     );
-    operator = startOperator(ctx, kubevirtCA.certPem, sync);
+    operator.poke = startOperator(ctx, kubevirtCA.certPem, sync).poke;
     startCDI(ctx);
     startVMIController(ctx);
     startVMController(ctx);
