@@ -1,158 +1,423 @@
 /**
- * Finding, installing and running the Temporal CLI (which embeds the dev server and the Web UI).
- * Order: $TEMPORAL_CLI, `temporal` on PATH, the project-local .tools/bin (git-ignored); else it is
- * built with `go install` at the newest tag that go can install (later tags carry a replace directive).
+ * Finding, installing and running the Temporal CLI (`temporal`). Its `server start-dev` is ferry's
+ * Temporal server for development, tests and CI: one binary with the server, SQLite and the Web UI.
+ *
+ * No top-level side effects: importers decide when to look, install or spawn.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
-import { delimiter, dirname, join } from 'node:path';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { ferrySearchAttributes } from '../workflows/search-attributes.js';
 
+/**
+ * The newest CLI tag that `go install` accepts (later tags use a `replace` directive); it embeds
+ * Temporal server 1.29.1 and Web UI 2.42.1.
+ */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Environment variable naming an existing CLI binary; it wins over PATH and the local tools folder. */
+export const TEMPORAL_CLI_ENV = 'TEMPORAL_CLI';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+/** Where `go install` puts the CLI when ferry builds it (git-ignored). */
 export const LOCAL_BIN = join(REPO_ROOT, '.tools', 'bin');
 
-const executable = (p: string) => {
+export type Log = (line: string) => void;
+
+const cliFileName = process.platform === 'win32' ? 'temporal.exe' : 'temporal';
+const localCli = join(LOCAL_BIN, cliFileName);
+
+// ---------------------------------------------------------------------------------------------------
+// Finding and installing
+// ---------------------------------------------------------------------------------------------------
+
+function isExecutableFile(path: string): boolean {
   try {
-    accessSync(p, constants.X_OK);
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, fsConstants.X_OK);
     return true;
   } catch {
     return false;
   }
-};
-
-export function findTemporalCli(env = process.env): string | undefined {
-  if (env.TEMPORAL_CLI) {
-    if (!executable(env.TEMPORAL_CLI)) throw new Error(`TEMPORAL_CLI is set to ${env.TEMPORAL_CLI}, which is not an executable file: fix or unset TEMPORAL_CLI`);
-    return env.TEMPORAL_CLI;
-  }
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir && executable(join(dir, 'temporal'))) return join(dir, 'temporal');
-  }
-  const local = join(LOCAL_BIN, 'temporal');
-  return executable(local) ? local : undefined;
 }
 
-export async function ensureTemporalCli(log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<string> {
+function findOnPath(fileName: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, fileName);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * The Temporal CLI to use: `$TEMPORAL_CLI`, else `temporal` on PATH, else `<repo>/.tools/bin/temporal`.
+ * A set but unusable `TEMPORAL_CLI` is an error rather than a fallthrough, so a typo cannot silently
+ * pick a different binary.
+ */
+export function findTemporalCli(): string | undefined {
+  const fromEnv = process.env[TEMPORAL_CLI_ENV];
+  if (fromEnv) {
+    const path = resolve(fromEnv);
+    if (!isExecutableFile(path)) {
+      throw new Error(
+        `${TEMPORAL_CLI_ENV}=${fromEnv} does not name an executable file. ` +
+          `Point ${TEMPORAL_CLI_ENV} at a Temporal CLI binary, or unset it to search PATH and ${LOCAL_BIN}.`,
+      );
+    }
+    return path;
+  }
+  return findOnPath(cliFileName) ?? (isExecutableFile(localCli) ? localCli : undefined);
+}
+
+/** What to tell a user who has no CLI; every failure to find or build one ends with this. */
+export function installInstructions(): string {
+  return [
+    `The Temporal CLI was not found (looked at $${TEMPORAL_CLI_ENV}, PATH and ${localCli}). Either:`,
+    `  - install Go >= 1.25 (https://go.dev/dl/) and run`,
+    `      GOBIN=${LOCAL_BIN} go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`,
+    `    (\`npm run temporal:install\` runs exactly that; it takes several minutes), or`,
+    `  - set ${TEMPORAL_CLI_ENV} to the path of an existing \`temporal\` binary (CLI >= 1.5, e.g. from https://temporal.io/setup/cli).`,
+  ].join('\n');
+}
+
+/**
+ * Find the CLI, or build it with `go install` into `<repo>/.tools/bin` when Go is available.
+ * The build takes minutes, so progress goes to `log`.
+ */
+export async function ensureTemporalCli(opts: { log?: Log } = {}): Promise<string> {
   const found = findTemporalCli();
   if (found) return found;
-  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (go.status !== 0) {
-    throw new Error(
-      `the Temporal CLI was not found (TEMPORAL_CLI, PATH, ${LOCAL_BIN}) and Go is not installed to build it.\n` +
-        `Install Go >= 1.25 and run:  GOBIN=${LOCAL_BIN} go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}\n` +
-        `or point TEMPORAL_CLI at an existing temporal binary.`,
-    );
+  const go = findOnPath(process.platform === 'win32' ? 'go.exe' : 'go');
+  if (!go) throw new Error(`Go is not on PATH, so the Temporal CLI cannot be built.\n${installInstructions()}`);
+  await goInstallCli(go, opts.log ?? (() => {}));
+  if (!isExecutableFile(localCli)) {
+    throw new Error(`go install succeeded but ${localCli} is missing.\n${installInstructions()}`);
   }
+  return localCli;
+}
+
+async function goInstallCli(go: string, log: Log): Promise<void> {
   mkdirSync(LOCAL_BIN, { recursive: true });
-  log(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with ${go.stdout.trim()} (several minutes the first time)...`);
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn('go', ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], { env: { ...process.env, GOBIN: LOCAL_BIN }, stdio: ['ignore', 'inherit', 'inherit'] });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed with exit code ${code}`))));
-    p.on('error', reject);
+  const target = `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`;
+  log(`Building the Temporal CLI: GOBIN=${LOCAL_BIN} ${go} install ${target} (this takes several minutes)`);
+  const child = spawn(go, ['install', target], {
+    env: { ...process.env, GOBIN: LOCAL_BIN },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const built = join(LOCAL_BIN, 'temporal');
-  if (!existsSync(built)) throw new Error(`go install finished but ${built} is missing`);
-  return built;
+  const output = new LineTail(40);
+  const onLine = (line: string): void => {
+    output.push(line);
+    log(line);
+  };
+  forEachLine(child.stdout, onLine);
+  forEachLine(child.stderr, onLine);
+  // Compiling prints nothing for minutes after the downloads; say we are still alive.
+  const started = Date.now();
+  const ticker = setInterval(() => log(`... still building (${Math.round((Date.now() - started) / 1000)} s)`), 30_000);
+  try {
+    const status = await exitOf(child);
+    if (status.code !== 0) {
+      throw new Error(`go install ${target} failed (${describeExit(status)}):\n${output.text()}\n${installInstructions()}`);
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+  log(`Built ${localCli} in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
+// ---------------------------------------------------------------------------------------------------
+// The dev server
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Dynamic config for every dev server ferry starts (values are JSON).
+ * Updates carry the operator controls (retry / cancel / extend with validators).
+ */
+export const devServerDynamicConfig: Readonly<Record<string, string>> = {
+  'frontend.enableUpdateWorkflowExecution': 'true',
+  'frontend.enableUpdateWorkflowExecutionAsyncAccepted': 'true',
+  // Workflow IDs embed cluster, namespace and VM names. SQLite does not enforce column widths; note
+  // that PostgreSQL/MySQL persistence stores workflow IDs in VARCHAR(255).
+  'limit.maxIDLength': '1000',
+};
+
+export interface DevServerOptions {
+  /** CLI binary; default `ensureTemporalCli()` (which may build it, taking minutes). */
+  cli?: string;
+  /** Frontend gRPC port; default a free port. */
+  port?: number;
+  /** Web UI port, or `false` for headless; default a free port. */
+  uiPort?: number | false;
+  /** SQLite file for persistence (its folder is created); default in-memory. */
+  dbFile?: string;
+  /** Extra namespace to create; `default` always exists. */
+  namespace?: string;
+  /** Receives the server's stdout and stderr, line by line. */
+  log?: Log;
+  /** How long to wait for the server to answer health checks; default 60 s. */
+  healthTimeoutMs?: number;
 }
 
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
 }
 
 export interface DevServer {
-  address: string;
-  uiUrl?: string;
-  pid: number;
+  /** `127.0.0.1:PORT`, for `Connection.connect({ address })` and `temporal --address`. */
+  readonly address: string;
+  readonly uiUrl?: string;
+  readonly namespace: string;
+  readonly pid: number;
+  /** Settles when the server process ends, for whatever reason. */
+  readonly exited: Promise<ExitStatus>;
+  /** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. Idempotent. */
   stop(): Promise<void>;
 }
 
-export interface DevServerOptions {
-  cli?: string;
-  port?: number;
-  /** Web UI port; false runs headless. */
-  uiPort?: number | false;
-  /** SQLite file; in-memory when omitted. */
-  dbFile?: string;
-  namespace?: string;
-  log?: (s: string) => void;
+const LOOPBACK = '127.0.0.1';
+const STOP_GRACE_MS = 10_000;
+
+/** The `temporal` arguments for a dev server; exported so tests can check them without spawning. */
+export function devServerArgs(opts: { port: number; uiPort: number | false; dbFile?: string; namespace?: string }): string[] {
+  const args = ['server', 'start-dev', '--ip', LOOPBACK, '--port', String(opts.port)];
+  args.push(...(opts.uiPort === false ? ['--headless'] : ['--ui-port', String(opts.uiPort)]));
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
+  for (const { name, type } of ferrySearchAttributes) args.push('--search-attribute', `${name}=${type}`);
+  for (const [key, value] of Object.entries(devServerDynamicConfig)) args.push('--dynamic-config-value', `${key}=${value}`);
+  args.push('--log-level', 'warn');
+  return args;
 }
 
-/** The dev server's arguments: ferry's search attributes registered, Updates on. */
-export function devServerArgs(port: number, uiPort: number | false, dbFile?: string, namespace?: string): string[] {
-  return [
-    'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port),
-    ...(uiPort === false ? ['--headless'] : ['--ui-port', String(uiPort)]),
-    ...(dbFile ? ['--db-filename', dbFile] : []),
-    ...(namespace && namespace !== 'default' ? ['--namespace', namespace] : []),
-    '--log-level', 'warn',
-    ...ferrySearchAttributes.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
-    '--dynamic-config-value', 'limit.maxIDLength=1000',
-  ];
-}
-
-export async function startDevServer(o: DevServerOptions = {}): Promise<DevServer> {
-  const cli = o.cli ?? (await ensureTemporalCli(o.log));
-  const port = o.port ?? (await freePort());
-  const uiPort = o.uiPort === undefined ? await freePort() : o.uiPort;
-  if (o.dbFile) mkdirSync(dirname(o.dbFile), { recursive: true });
-  const child: ChildProcess = spawn(cli, devServerArgs(port, uiPort, o.dbFile, o.namespace), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  child.stdout?.resume();
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
-  const deadline = Date.now() + 60_000;
-  while (!(await portOpen(port))) {
-    if (child.exitCode !== null) throw new Error(`temporal server start-dev exited with ${child.exitCode}: ${stderr.trim().slice(-1500)}`);
-    if (Date.now() > deadline) {
-      kill();
-      throw new Error(`temporal server start-dev did not listen on ${port} within 60 s: ${stderr.trim().slice(-1500)}`);
+/** Start `temporal server start-dev` and resolve once it answers a gRPC health check. */
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const cli = opts.cli ?? (await ensureTemporalCli({ log: opts.log }));
+  if (opts.dbFile) mkdirSync(dirname(resolve(opts.dbFile)), { recursive: true });
+  // A port found free can be taken before the server binds it; with ports we picked, just pick again.
+  const pickedPorts = opts.port === undefined || opts.uiPort === undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(cli, opts);
+    } catch (e) {
+      if (!(pickedPorts && e instanceof PortTakenError && attempt < 3)) throw e;
+      opts.log?.(`port taken, retrying: ${e.message}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
   }
-  // The port opens before the frontend serves: wait for the health check to pass.
-  while (spawnSync(cli, ['operator', 'cluster', 'health', '--address', `127.0.0.1:${port}`], { encoding: 'utf8' }).status !== 0) {
-    if (Date.now() > deadline) throw new Error(`temporal dev server on ${port} did not become healthy: ${stderr.trim().slice(-1500)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    address: `127.0.0.1:${port}`,
-    ...(uiPort === false ? {} : { uiUrl: `http://127.0.0.1:${uiPort}` }),
-    pid: child.pid!,
-    async stop() {
-      process.off('exit', kill);
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const t = setTimeout(kill, 10_000);
-      await exited;
-      clearTimeout(t);
-    },
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer> {
+  const port = opts.port ?? (await freePort());
+  const uiPort = opts.uiPort === false ? false : (opts.uiPort ?? (await freePort()));
+  const address = `${LOOPBACK}:${port}`;
+  // Otherwise the health check could pass against whatever already listens there, before the CLI
+  // notices the port is taken and exits.
+  if (await isPortOpen(port)) throw new PortTakenError(`port ${port} is already in use on ${LOOPBACK} (another Temporal server?)`);
+  const args = devServerArgs({ port, uiPort, dbFile: opts.dbFile, namespace: opts.namespace });
+
+  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = exitOf(child);
+  reapOnParentExit(child, exited);
+  const output = new LineTail(60);
+  const onLine = (line: string): void => {
+    output.push(line);
+    opts.log?.(line);
   };
+  forEachLine(child.stdout, onLine);
+  forEachLine(child.stderr, onLine);
+  const stop = once(() => stopChild(child, exited));
+
+  try {
+    await waitHealthy(cli, address, exited, opts.healthTimeoutMs ?? 60_000);
+  } catch (e) {
+    await stop();
+    const message = `${(e as Error).message}\n--- temporal ${args.slice(0, 2).join(' ')} output (last lines) ---\n${output.text()}`;
+    throw /address already in use|can't (?:set|use) .*port/i.test(output.text()) ? new PortTakenError(message) : new Error(message);
+  }
+  if (child.pid === undefined) throw new Error('temporal server start-dev has no pid'); // unreachable once healthy
+  return {
+    address,
+    ...(uiPort === false ? {} : { uiUrl: `http://${LOOPBACK}:${uiPort}` }),
+    namespace: opts.namespace ?? 'default',
+    pid: child.pid,
+    exited,
+    stop,
+  };
+}
+
+async function waitHealthy(cli: string, address: string, exited: Promise<ExitStatus>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exit: ExitStatus | undefined;
+  void exited.then((s) => (exit = s));
+  let lastProblem = 'no check ran';
+  for (;;) {
+    if (exit) throw new Error(`temporal server start-dev exited (${describeExit(exit)}) before becoming healthy`);
+    const problem = await healthProblem(cli, address);
+    if (problem === undefined && !exit) return;
+    lastProblem = problem ?? 'the server exited';
+    if (Date.now() >= deadline) {
+      throw new Error(`Temporal dev server at ${address} was not healthy after ${timeoutMs / 1000} s (last check: ${lastProblem})`);
+    }
+    await delay(200);
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Why `address` is not healthy yet, or undefined when it is. */
+async function healthProblem(cli: string, address: string): Promise<string | undefined> {
+  const [host = LOOPBACK, port = '0'] = address.split(':');
+  // A TCP probe first: it is far cheaper than starting the 250 MB CLI binary while nothing listens.
+  if (!(await isPortOpen(Number(port), host))) return `nothing listens on ${address}`;
+  try {
+    const { stdout } = await execFileAsync(cli, ['operator', 'cluster', 'health', '--address', address], { timeout: 5_000 });
+    return stdout.includes('SERVING') ? undefined : `health check said: ${stdout.trim()}`;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    return `health check failed: ${(err.stderr || err.message).trim().split('\n').at(-1) ?? ''}`;
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<ExitStatus>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    await exited;
+    return;
+  }
+  child.kill('SIGTERM');
+  const ac = new AbortController();
+  const gone = await Promise.race([
+    exited.then(() => true),
+    delay(STOP_GRACE_MS, false, { signal: ac.signal }).catch(() => true),
+  ]);
+  ac.abort();
+  if (!gone) child.kill('SIGKILL');
+  await exited;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Making sure no server outlives this process
+// ---------------------------------------------------------------------------------------------------
+
+const liveChildren = new Set<ChildProcess>();
+const reapSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+function signalLiveChildren(signal: NodeJS.Signals): void {
+  for (const child of liveChildren) child.kill(signal);
+}
+
+const killLiveChildren = (): void => signalLiveChildren('SIGKILL');
+
+/**
+ * 'exit' handlers do not run when a signal's default action ends the process (the test runner's
+ * timeout sends SIGTERM), so signals are watched too. If another listener exists (temporal-dev.ts, the
+ * Temporal worker Runtime), that host owns shutdown: the servers just get SIGTERM so they wind down
+ * gracefully and do not hold the event loop open. Otherwise the process is about to die: SIGKILL them
+ * and re-raise the signal for its default action.
+ */
+function onReapSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) {
+    signalLiveChildren('SIGTERM');
+    return;
+  }
+  killLiveChildren();
+  unhookParent();
+  process.kill(process.pid, signal);
+}
+
+function hookParent(): void {
+  process.on('exit', killLiveChildren);
+  for (const signal of reapSignals) process.on(signal, onReapSignal);
+}
+
+function unhookParent(): void {
+  process.off('exit', killLiveChildren);
+  for (const signal of reapSignals) process.off(signal, onReapSignal);
+}
+
+function reapOnParentExit(child: ChildProcess, exited: Promise<ExitStatus>): void {
+  if (liveChildren.size === 0) hookParent();
+  liveChildren.add(child);
+  void exited.then(() => {
+    liveChildren.delete(child);
+    if (liveChildren.size === 0) unhookParent();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------------
+
+/** A free TCP port on `host`, found by binding port 0. */
+export async function freePort(host = LOOPBACK): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections on `host:port`. */
+export async function isPortOpen(port: number, host = LOOPBACK, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolveOpen) => {
+    const socket = createConnection({ port, host });
+    const done = (open: boolean): void => {
+      socket.destroy();
+      resolveOpen(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Resolves (never rejects) when the child is gone, including when it could not be spawned at all. */
+function exitOf(child: ChildProcess): Promise<ExitStatus> {
+  return new Promise((resolveExit) => {
+    child.once('exit', (code, signal) => resolveExit({ code, signal }));
+    child.once('error', (error) => {
+      if (child.pid === undefined) resolveExit({ code: null, signal: null, error }); // spawn failed
+    });
+  });
+}
+
+function describeExit(status: ExitStatus): string {
+  if (status.error) return status.error.message;
+  return status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+}
+
+function forEachLine(stream: Readable | null, onLine: (line: string) => void): void {
+  if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+}
+
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= fn());
+}
+
+/** The last `max` lines of a process's output, for error messages. */
+class LineTail {
+  private readonly lines: string[] = [];
+  constructor(private readonly max: number) {}
+  push(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > this.max) this.lines.shift();
+  }
+  text(): string {
+    return this.lines.length === 0 ? '(no output)' : this.lines.join('\n');
+  }
 }

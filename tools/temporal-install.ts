@@ -1,9 +1,13 @@
-/** `npm run temporal:install`: make sure a Temporal CLI exists (building it if needed) and print its path. */
+/**
+ * `npm run temporal:install`: find the Temporal CLI, building it with `go install` if needed, and print
+ * its path. Only the path goes to stdout, so scripts can capture it: `TEMPORAL_CLI=$(npx tsx tools/temporal-install.ts)`.
+ */
 import { ensureTemporalCli } from './temporal-cli.js';
 
 try {
-  console.log(await ensureTemporalCli());
+  const cli = await ensureTemporalCli({ log: (line) => void process.stderr.write(`${line}\n`) });
+  process.stdout.write(`${cli}\n`);
 } catch (e) {
-  console.error((e as Error).message);
-  process.exit(1);
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
 }

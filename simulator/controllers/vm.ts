@@ -10,6 +10,7 @@ import {
   ANN_RESTORE_RUN_STRATEGY,
   type Condition,
   FINAL_VMI_PHASES,
+  FINAL_VMIM_PHASES,
   getPath,
   isReceiver,
   LABEL_CREATED_BY,
@@ -99,6 +100,9 @@ export function startVMController(ctx: ControllerContext): void {
         else if (vmiFinal && strategy !== 'Once' && !vmi.metadata.deletionTimestamp) await ctx.client.delete('VirtualMachineInstance', namespace, name);
         break;
       case 'Halted':
+        // A VMI that migrated away stays until its migrations have recorded the outcome: deleting it
+        // first fails a slow source VMIM with "VMI does not exist" after a successful migration.
+        if (vmi && migratedAway(vmi) && migrationPending(ctx, vmi)) break;
         if (vmi && !vmi.metadata.deletionTimestamp) await ctx.client.delete('VirtualMachineInstance', namespace, name);
         break;
       case 'WaitAsReceiver':
@@ -116,6 +120,14 @@ export function startVMController(ctx: ControllerContext): void {
   });
   ctx.watch('VirtualMachine', q);
   ctx.watch('VirtualMachineInstance', q);
+  ctx.watch('VirtualMachineInstanceMigration', q, (m) => `${m.metadata.namespace}/${String(getPath(m, 'spec.vmiName') ?? '')}`);
+}
+
+/** A migration of this VMI that has not reached a final phase yet. */
+function migrationPending(ctx: ControllerContext, vmi: KubeObject): boolean {
+  return ctx.informers.VirtualMachineInstanceMigration.list(
+    (m) => m.metadata.namespace === vmi.metadata.namespace && getPath(m, 'spec.vmiName') === vmi.metadata.name && !FINAL_VMIM_PHASES.has(String(getPath(m, 'status.phase') ?? '')),
+  ).length > 0;
 }
 
 async function setRunStrategy(ctx: ControllerContext, vm: KubeObject, strategy: string): Promise<void> {

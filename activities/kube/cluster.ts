@@ -1,0 +1,149 @@
+/**
+ * ferry's access to one cluster: typed-enough CRUD for the kinds in kinds.ts over
+ * @kubernetes/client-node, returning plain JSON objects. Errors are left as client-node throws them;
+ * callers map them with errors.ts where they know what they were doing.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { isNotFound } from './errors.js';
+import { apiVersion, Kinds, type KindName, type KindRef, type KubeObject } from './kinds.js';
+
+/** client-node's core models carry Date objects; the rest of ferry works on the JSON the server sent. */
+const plain = <T>(o: unknown): T => JSON.parse(JSON.stringify(o)) as T;
+const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+export class ClusterClient {
+  readonly core: k8s.CoreV1Api;
+  readonly custom: k8s.CustomObjectsApi;
+
+  constructor(
+    readonly name: string,
+    readonly kc: k8s.KubeConfig,
+  ) {
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  private ref(kind: KindName): KindRef {
+    return Kinds[kind];
+  }
+
+  async get(kind: KindName, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    try {
+      return await this.read(kind, namespace, name);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  private async read(kind: KindName, namespace: string | undefined, name: string): Promise<KubeObject> {
+    const r = this.ref(kind);
+    const ns = namespace ?? '';
+    switch (kind) {
+      case 'ConfigMap':
+        return plain(await this.core.readNamespacedConfigMap({ namespace: ns, name }));
+      case 'Secret':
+        return plain(await this.core.readNamespacedSecret({ namespace: ns, name }));
+      case 'PersistentVolumeClaim':
+        return plain(await this.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name }));
+      default:
+        return (r.namespaced
+          ? await this.custom.getNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, name })
+          : await this.custom.getClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, name })) as KubeObject;
+    }
+  }
+
+  async list(kind: KindName, namespace: string | undefined, labelSelector?: string): Promise<KubeObject[]> {
+    const r = this.ref(kind);
+    const sel = labelSelector ? { labelSelector } : {};
+    let res: { items: unknown[] };
+    if (kind === 'ConfigMap') res = namespace ? await this.core.listNamespacedConfigMap({ namespace, ...sel }) : await this.core.listConfigMapForAllNamespaces(sel);
+    else if (kind === 'Secret') res = namespace ? await this.core.listNamespacedSecret({ namespace, ...sel }) : await this.core.listSecretForAllNamespaces(sel);
+    else if (kind === 'PersistentVolumeClaim') {
+      res = namespace ? await this.core.listNamespacedPersistentVolumeClaim({ namespace, ...sel }) : await this.core.listPersistentVolumeClaimForAllNamespaces(sel);
+    } else if (r.namespaced && namespace) {
+      res = (await this.custom.listNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural, ...sel })) as { items: unknown[] };
+    } else {
+      res = (await this.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...sel })) as { items: unknown[] };
+    }
+    return plain<KubeObject[]>(res.items).map((o) => ({ ...o, apiVersion: apiVersion(r), kind: r.kind }));
+  }
+
+  async create(kind: KindName, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {
+    const r = this.ref(kind);
+    const ns = namespace ?? '';
+    switch (kind) {
+      case 'ConfigMap':
+        return plain(await this.core.createNamespacedConfigMap({ namespace: ns, body: body as k8s.V1ConfigMap }));
+      case 'Secret':
+        return plain(await this.core.createNamespacedSecret({ namespace: ns, body: body as k8s.V1Secret }));
+      case 'PersistentVolumeClaim':
+        return plain(await this.core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: body as k8s.V1PersistentVolumeClaim }));
+      default:
+        return (r.namespaced
+          ? await this.custom.createNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, body })
+          : await this.custom.createClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, body })) as KubeObject;
+    }
+  }
+
+  async replace(kind: KindName, obj: KubeObject): Promise<KubeObject> {
+    const r = this.ref(kind);
+    const ns = obj.metadata.namespace ?? '';
+    const name = obj.metadata.name;
+    switch (kind) {
+      case 'ConfigMap':
+        return plain(await this.core.replaceNamespacedConfigMap({ namespace: ns, name, body: obj as k8s.V1ConfigMap }));
+      case 'Secret':
+      case 'PersistentVolumeClaim':
+        throw new Error(`ferry never replaces a ${kind}`);
+      default:
+        return (await this.custom.replaceNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, name, body: obj })) as KubeObject;
+    }
+  }
+
+  /** JSON merge patch of a custom resource (VMs: run strategy; ferry patches nothing else). */
+  async mergePatch(kind: KindName, namespace: string, name: string, patch: object): Promise<KubeObject> {
+    const r = this.ref(kind);
+    if (!r.group) throw new Error(`ferry does not patch ${kind}`);
+    return (await this.custom.patchNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural, name, body: patch }, merge)) as KubeObject;
+  }
+
+  /** Delete; true if it was there. Foreground propagation so a VM's VMI goes with it. */
+  async delete(kind: KindName, namespace: string | undefined, name: string): Promise<boolean> {
+    const r = this.ref(kind);
+    const ns = namespace ?? '';
+    try {
+      switch (kind) {
+        case 'ConfigMap':
+          await this.core.deleteNamespacedConfigMap({ namespace: ns, name });
+          break;
+        case 'Secret':
+          await this.core.deleteNamespacedSecret({ namespace: ns, name });
+          break;
+        case 'PersistentVolumeClaim':
+          await this.core.deleteNamespacedPersistentVolumeClaim({ namespace: ns, name });
+          break;
+        default:
+          if (r.namespaced) await this.custom.deleteNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, name });
+          else await this.custom.deleteClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, name });
+      }
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  /** Collection path for watches. */
+  path(kind: KindName, namespace?: string): string {
+    const r = this.ref(kind);
+    const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+    return r.namespaced && namespace ? `${base}/namespaces/${namespace}/${r.plural}` : `${base}/${r.plural}`;
+  }
+}
+
+/** Name → client, as the worker resolved them from its kubeconfig. */
+export interface ClusterRegistry {
+  get(name: string): ClusterClient;
+  names(): string[];
+}

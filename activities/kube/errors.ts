@@ -1,0 +1,78 @@
+/**
+ * Kubernetes API errors mapped once into the failures the workflow understands. Retryable: 5xx, 429
+ * (honouring Retry-After), network errors. Not retryable: validation (400/422), auth (401/403), and
+ * conflicts with objects ferry does not own. Failure messages carry the API's Status message but never
+ * a request or response body, and nothing at all from a Secret.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureTypes } from '../../workflows/contract.js';
+
+export interface KubeErrorInfo {
+  code?: number;
+  reason?: string;
+  message?: string;
+  retryAfterSeconds?: number;
+}
+
+/** Reads an error thrown by client-node (ApiException) or by the network. */
+export function kubeError(e: unknown): KubeErrorInfo {
+  const err = e as { code?: unknown; body?: unknown; headers?: Record<string, string>; cause?: { code?: string }; message?: string };
+  if (typeof err?.code !== 'number') return { message: err?.cause?.code ?? (err as Error)?.message };
+  let status: { reason?: string; message?: string; details?: { retryAfterSeconds?: number } } = {};
+  try {
+    status = typeof err.body === 'string' ? JSON.parse(err.body) : ((err.body as typeof status) ?? {});
+  } catch {
+    /* non-JSON body: keep only the code */
+  }
+  const header = Number(err.headers?.['retry-after']);
+  const retryAfterSeconds = Number.isFinite(header) && header > 0 ? header : status.details?.retryAfterSeconds;
+  return {
+    code: err.code,
+    ...(status.reason ? { reason: status.reason } : {}),
+    ...(status.message ? { message: status.message } : {}),
+    ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+  };
+}
+
+export const isNotFound = (e: unknown) => kubeError(e).code === 404;
+export const isConflict = (e: unknown) => kubeError(e).code === 409;
+export const isAlreadyExists = (e: unknown) => kubeError(e).code === 409 && kubeError(e).reason === 'AlreadyExists';
+
+/**
+ * The failure to throw for an API error during `what` on `cluster`. `sensitive` drops the server's
+ * message (used for Secrets, whose validation errors may quote values).
+ */
+export function apiFailure(e: unknown, what: string, cluster: string, sensitive = false): ApplicationFailure {
+  const info = kubeError(e);
+  const detail = sensitive ? (info.reason ?? 'error') : (info.message ?? info.reason ?? 'error');
+  const code = info.code;
+  if (code === undefined) {
+    return ApplicationFailure.create({ type: FailureTypes.ApiError, message: `${what} on cluster ${cluster}: network error (${detail})`, nonRetryable: false });
+  }
+  const message = `${what} on cluster ${cluster}: HTTP ${code} ${info.reason ?? ''}: ${detail}`.replace(/ {2,}/g, ' ');
+  if (code === 429) {
+    return ApplicationFailure.create({
+      type: FailureTypes.ApiError,
+      message,
+      nonRetryable: false,
+      ...(info.retryAfterSeconds ? { nextRetryDelay: `${info.retryAfterSeconds}s` } : {}),
+    });
+  }
+  if (code >= 500) return ApplicationFailure.create({ type: FailureTypes.ApiError, message, nonRetryable: false });
+  if (code === 401 || code === 403) {
+    return ApplicationFailure.create({
+      type: FailureTypes.Forbidden,
+      message: `${message} (check the worker's RBAC for this cluster: see README "RBAC")`,
+      nonRetryable: true,
+    });
+  }
+  return ApplicationFailure.create({ type: FailureTypes.ApiError, message, nonRetryable: true });
+}
+
+export function notOurs(cluster: string, kind: string, ns: string | undefined, name: string, owner?: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureTypes.NotOurs,
+    message: `${kind} ${ns ? `${ns}/` : ''}${name} on cluster ${cluster} already exists and was not created by this migration${owner ? ` (it belongs to ${owner})` : ''}: remove it or choose another destination namespace`,
+    nonRetryable: true,
+  });
+}

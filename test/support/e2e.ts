@@ -1,0 +1,118 @@
+/**
+ * The end-to-end stack: a real Temporal dev server (the CLI), the two-cluster simulator, and ferry's
+ * worker connected to both, in this process (or, for crash tests, as a child process).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Simulator, SimulatorOptions } from '../../simulator/sim.js';
+import { REPO_ROOT, startDevServer, type DevServer } from '../../tools/temporal-cli.js';
+import { type MigrationInput, migrationWorkflowId, TASK_QUEUE } from '../../workflows/contract.js';
+import { statusQuery } from '../../workflows/messages.js';
+import { KubeconfigRegistry } from '../../workers/clusters.js';
+import { createFerryWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
+import { startSim } from './sim.js';
+
+let runtimeInstalled = false;
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundle the workflow code once per test process (≈2 s) instead of once per worker. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  return bundle;
+}
+
+export interface Stack {
+  server: DevServer;
+  sim: Simulator;
+  client: Client;
+  kubeconfigFile: string;
+  worker?: Worker;
+  workerRun?: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: { sim?: SimulatorOptions; inProcessWorker?: boolean } = {}): Promise<Stack> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const [server, sim] = await Promise.all([startDevServer({ uiPort: false }), startSim(opts.sim)]);
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
+  const kubeconfigFile = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfigFile, sim.kubeconfig(), { mode: 0o600 });
+  const clientConnection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection: clientConnection });
+  const stack: Stack = {
+    server,
+    sim,
+    client,
+    kubeconfigFile,
+    async stop() {
+      if (stack.worker && stack.worker.getState() === 'RUNNING') stack.worker.shutdown();
+      await stack.workerRun?.catch(() => {});
+      await clientConnection.close();
+      await Promise.all([server.stop(), sim.stop()]);
+    },
+  };
+  if (opts.inProcessWorker !== false) {
+    const kc = new KubeConfig();
+    kc.loadFromString(sim.kubeconfig());
+    const connection = await NativeConnection.connect({ address: server.address });
+    stack.worker = await createFerryWorker({ connection, client: clientConnection, namespace: 'default', clusters: new KubeconfigRegistry(kc), workflowBundle: await workflowBundle() });
+    stack.workerRun = stack.worker.run().finally(() => connection.close());
+  }
+  return stack;
+}
+
+/** ferry's worker as a separate process (`npm run worker`), for tests that kill it. */
+export function spawnWorker(stack: Stack): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default', FERRY_KUBECONFIG: stack.kubeconfigFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Fast deadlines for tests; every duration is an input. */
+export const FAST = {
+  receiverReadyTimeout: '20s',
+  syncAddressTimeout: '20s',
+  handshakeTimeout: '4s',
+  completionTimeoutPerGiB: '5s',
+  minCompletionTimeout: '60s',
+  decisionWindow: '10m',
+  pollInterval: '200ms',
+} as const;
+
+export function input(name: string, over: Partial<MigrationInput> & { options?: Record<string, unknown> } = {}): MigrationInput {
+  return {
+    source: { cluster: 'source', namespace: 'demo', name },
+    destination: { cluster: 'destination' },
+    ...over,
+    options: { ...FAST, ...(over.options ?? {}) },
+  } as MigrationInput;
+}
+
+export async function startMigration(stack: Stack, i: MigrationInput): Promise<WorkflowHandle> {
+  return stack.client.workflow.start('migrateVm', { taskQueue: TASK_QUEUE, workflowId: migrationWorkflowId(i), args: [i] });
+}
+
+export async function waitForPhase(handle: WorkflowHandle, phase: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      last = (await handle.query(statusQuery)).phase;
+      if (last === phase) return;
+    } catch {
+      /* not started yet */
+    }
+    if (Date.now() > deadline) throw new Error(`workflow ${handle.workflowId} did not reach ${phase} within ${timeoutMs} ms (last phase ${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

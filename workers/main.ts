@@ -1,0 +1,18 @@
+/** `npm run worker`: connect with the standard Temporal configuration, run until SIGINT/SIGTERM. */
+import { Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+import { KubeconfigRegistry } from './clusters.js';
+import { createFerryWorker } from './worker.js';
+
+const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
+const clusters = KubeconfigRegistry.fromEnvironment();
+const connection = await NativeConnection.connect(connectionOptions);
+const client = await Connection.connect(connectionOptions as Parameters<typeof Connection.connect>[0]);
+const worker = await createFerryWorker({ connection, client, namespace, clusters });
+console.log(`ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} namespace ${namespace}, task queue ferry; clusters: ${clusters.names().join(', ')}`);
+// The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities get the grace time.
+await worker.run();
+await client.close();
+await connection.close();
+console.log('ferry worker stopped');

@@ -1,0 +1,42 @@
+/**
+ * ferry's worker: runs the migration workflows and their activities on task queue `ferry`. The Temporal
+ * connection comes from the standard Temporal environment variables / config profile
+ * (@temporalio/envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY,
+ * TEMPORAL_PROFILE); clusters come from the kubeconfig (workers/clusters.ts).
+ */
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import type { ClusterRegistry } from '../activities/kube/cluster.js';
+import { TASK_QUEUE, type Observation } from '../workflows/contract.js';
+import { observeSignal } from '../workflows/messages.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface FerryWorkerOptions {
+  connection: NativeConnection;
+  /** A client connection used to deliver observations to running workflows. */
+  client: Connection;
+  namespace: string;
+  clusters: ClusterRegistry;
+  taskQueue?: string;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  log?: (msg: string) => void;
+}
+
+export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> {
+  const client = new Client({ connection: o.client, namespace: o.namespace });
+  const report = async (workflowId: string, runId: string, observation: Observation) => {
+    await client.workflow.getHandle(workflowId, runId).signal(observeSignal, observation);
+  };
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue ?? TASK_QUEUE,
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities({ clusters: o.clusters, report, ...(o.log ? { log: o.log } : {}) }),
+    // Rollback and finalize must be able to finish when the worker is asked to stop.
+    shutdownGraceTime: '30s',
+  });
+}

@@ -1,0 +1,2 @@
+/** Workflow entry points, for the worker's workflowsPath and for type-only imports. */
+export { migrateVm } from './migrate-vm.js';
