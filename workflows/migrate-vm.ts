@@ -58,12 +58,14 @@ import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster, Fer
 type Activities = ReturnType<typeof createActivities>;
 
 const GiB = 1024 ** 3;
-const NON_RETRYABLE = Object.values(FailureTypes);
 
-/** Quick API calls: retried on transient errors, not forever. */
+/**
+ * Quick API calls: retried on transient errors, not forever. Whether a failure is retried is decided
+ * where it is mapped (activities/kube/errors.ts sets `nonRetryable`), not by failure type here.
+ */
 const api = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
 });
 
 /** Waiting activities: long, heartbeating, cancelled through heartbeats. */
@@ -72,7 +74,7 @@ function waiting(pollIntervalMs: number) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '30 days',
     heartbeatTimeout: heartbeatMs,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
   });
 }
 

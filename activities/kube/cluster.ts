@@ -4,12 +4,34 @@
  * callers map them with errors.ts where they know what they were doing.
  */
 import * as k8s from '@kubernetes/client-node';
-import { isNotFound } from './errors.js';
+import { isNotFound, kubeError } from './errors.js';
 import { apiVersion, Kinds, type KindName, type KindRef, type KubeObject } from './kinds.js';
 
 /** client-node's core models carry Date objects; the rest of ferry works on the JSON the server sent. */
 const plain = <T>(o: unknown): T => JSON.parse(JSON.stringify(o)) as T;
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+const RETRIES = 4;
+
+/**
+ * Transient API errors (5xx, 429, network) are retried here, per request, with a short backoff or the
+ * server's Retry-After, before they reach the activity: one flaky request should not cost a whole
+ * activity attempt (and its retry backoff). A retried create may answer AlreadyExists: callers handle
+ * that as "read it back and check it is ours".
+ */
+async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const info = kubeError(e);
+      const transient = info.code === undefined || info.code === 429 || info.code >= 500;
+      if (!transient || attempt >= RETRIES) throw e;
+      const wait = info.retryAfterSeconds ? info.retryAfterSeconds * 1000 : 100 * 2 ** attempt;
+      await new Promise((r) => setTimeout(r, Math.min(wait, 5000)));
+    }
+  }
+}
 
 export class ClusterClient {
   readonly core: k8s.CoreV1Api;
@@ -29,7 +51,7 @@ export class ClusterClient {
 
   async get(kind: KindName, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     try {
-      return await this.read(kind, namespace, name);
+      return await withRetry(() => this.read(kind, namespace, name));
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -53,7 +75,11 @@ export class ClusterClient {
     }
   }
 
-  async list(kind: KindName, namespace: string | undefined, labelSelector?: string): Promise<KubeObject[]> {
+  list(kind: KindName, namespace: string | undefined, labelSelector?: string): Promise<KubeObject[]> {
+    return withRetry(() => this.listOnce(kind, namespace, labelSelector));
+  }
+
+  private async listOnce(kind: KindName, namespace: string | undefined, labelSelector?: string): Promise<KubeObject[]> {
     const r = this.ref(kind);
     const sel = labelSelector ? { labelSelector } : {};
     let res: { items: unknown[] };
@@ -69,7 +95,11 @@ export class ClusterClient {
     return plain<KubeObject[]>(res.items).map((o) => ({ ...o, apiVersion: apiVersion(r), kind: r.kind }));
   }
 
-  async create(kind: KindName, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {
+  create(kind: KindName, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {
+    return withRetry(() => this.createOnce(kind, namespace, body));
+  }
+
+  private async createOnce(kind: KindName, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {
     const r = this.ref(kind);
     const ns = namespace ?? '';
     switch (kind) {
@@ -86,7 +116,11 @@ export class ClusterClient {
     }
   }
 
-  async replace(kind: KindName, obj: KubeObject): Promise<KubeObject> {
+  replace(kind: KindName, obj: KubeObject): Promise<KubeObject> {
+    return withRetry(() => this.replaceOnce(kind, obj));
+  }
+
+  private async replaceOnce(kind: KindName, obj: KubeObject): Promise<KubeObject> {
     const r = this.ref(kind);
     const ns = obj.metadata.namespace ?? '';
     const name = obj.metadata.name;
@@ -105,32 +139,36 @@ export class ClusterClient {
   async mergePatch(kind: KindName, namespace: string, name: string, patch: object): Promise<KubeObject> {
     const r = this.ref(kind);
     if (!r.group) throw new Error(`ferry does not patch ${kind}`);
-    return (await this.custom.patchNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural, name, body: patch }, merge)) as KubeObject;
+    return (await withRetry(() => this.custom.patchNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural, name, body: patch }, merge))) as KubeObject;
   }
 
   /** Delete; true if it was there. Foreground propagation so a VM's VMI goes with it. */
   async delete(kind: KindName, namespace: string | undefined, name: string): Promise<boolean> {
-    const r = this.ref(kind);
-    const ns = namespace ?? '';
     try {
-      switch (kind) {
-        case 'ConfigMap':
-          await this.core.deleteNamespacedConfigMap({ namespace: ns, name });
-          break;
-        case 'Secret':
-          await this.core.deleteNamespacedSecret({ namespace: ns, name });
-          break;
-        case 'PersistentVolumeClaim':
-          await this.core.deleteNamespacedPersistentVolumeClaim({ namespace: ns, name });
-          break;
-        default:
-          if (r.namespaced) await this.custom.deleteNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, name });
-          else await this.custom.deleteClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, name });
-      }
+      await withRetry(() => this.deleteOnce(kind, namespace, name));
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;
       throw e;
+    }
+  }
+
+  private async deleteOnce(kind: KindName, namespace: string | undefined, name: string): Promise<void> {
+    const r = this.ref(kind);
+    const ns = namespace ?? '';
+    switch (kind) {
+      case 'ConfigMap':
+        await this.core.deleteNamespacedConfigMap({ namespace: ns, name });
+        return;
+      case 'Secret':
+        await this.core.deleteNamespacedSecret({ namespace: ns, name });
+        return;
+      case 'PersistentVolumeClaim':
+        await this.core.deleteNamespacedPersistentVolumeClaim({ namespace: ns, name });
+        return;
+      default:
+        if (r.namespaced) await this.custom.deleteNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, name });
+        else await this.custom.deleteClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, name });
     }
   }
 
