@@ -1,5 +1,6 @@
 /** Kubeconfig documents for the simulated clusters: what users, kubectl and ferry's worker load. */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { PooledKubeConfig } from '../activities/kube/pooled.js';
 import { stringify } from 'yaml';
 
 export interface ClusterEndpoint {
@@ -26,7 +27,7 @@ export function kubeconfigYaml(endpoints: ClusterEndpoint[], currentContext = en
 }
 
 export function kubeConfigFor(e: ClusterEndpoint): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   kc.loadFromString(kubeconfigYaml([e]));
   return kc;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { ClusterClient, type ClusterRegistry } from '../activities/kube/cluster.js';
+import { PooledKubeConfig } from '../activities/kube/pooled.js';
 import { FailureTypes } from '../workflows/contract.js';
 
 export class KubeconfigRegistry implements ClusterRegistry {
@@ -21,7 +22,7 @@ export class KubeconfigRegistry implements ClusterRegistry {
       return;
     }
     for (const ctx of kc.getContexts()) {
-      const one = new KubeConfig();
+      const one = new PooledKubeConfig();
       one.loadFromOptions({ clusters: kc.getClusters(), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: ctx.name });
       this.clients.set(ctx.name, new ClusterClient(ctx.name, one));
     }
@@ -29,7 +30,7 @@ export class KubeconfigRegistry implements ClusterRegistry {
 
   static fromEnvironment(env = process.env): KubeconfigRegistry {
     const file = env.FERRY_KUBECONFIG ?? env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config');
-    const kc = new KubeConfig();
+    const kc = new PooledKubeConfig();
     if (existsSync(file)) {
       kc.loadFromFile(file);
       return new KubeconfigRegistry(kc);
