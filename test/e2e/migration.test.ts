@@ -99,4 +99,39 @@ describe('migrateVm end to end', () => {
       assert.deepEqual(diff(before, snapshot(sim.destination, 'demo')), [], `${vm}: the destination changed`);
     }
   });
+
+  it('reports every blocker of one VM together: gate off, disk and VM name collisions, MAC conflict', async () => {
+    const sim = stack.sim;
+    const src = clients(sim, 'source');
+    const dst = clients(sim, 'destination');
+    const dv = (name: string, labels: Record<string, string> = {}) => ({
+      apiVersion: 'cdi.kubevirt.io/v1beta1', kind: 'DataVolume', metadata: { name, labels },
+      spec: { source: { blank: {} }, storage: { resources: { requests: { storage: '2Gi' } } } },
+    });
+    const vm = (name: string, mac: string, runStrategy: string) => ({
+      apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name },
+      spec: {
+        runStrategy,
+        template: { spec: { domain: { memory: { guest: '1Gi' }, devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {}, macAddress: mac }] } }, networks: [{ name: 'default', pod: {} }], volumes: [{ name: 'root', dataVolume: { name: `${name}-disk` } }] } },
+      },
+    });
+    const cdi = { group: 'cdi.kubevirt.io', version: 'v1beta1', plural: 'datavolumes' };
+    await src.custom.createNamespacedCustomObject({ ...cdi, namespace: 'demo', body: dv('app-02-disk') });
+    await kubevirt(src).create('virtualmachines', 'demo', vm('app-02', '02:aa:00:00:00:02', 'Always'));
+    await src.custom.createNamespacedCustomObject({ ...cdi, namespace: 'demo', body: dv('other-disk') });
+    // On the destination: someone else's disk and VM under the same names, and a VM with the same MAC.
+    await dst.custom.createNamespacedCustomObject({ ...cdi, namespace: 'demo', body: dv('app-02-disk', { team: 'other' }) });
+    await kubevirt(dst).create('virtualmachines', 'demo', vm('app-02', '02:bb:00:00:00:01', 'Halted'));
+    await kubevirt(dst).create('virtualmachines', 'demo', vm('other', '02:AA:00:00:00:02', 'Halted'));
+    const kv = await kubevirt(dst).kubevirtCR();
+    const spec = structuredClone(kv.spec as { configuration: { developerConfiguration: { featureGates: string[] } } });
+    spec.configuration.developerConfiguration.featureGates = [];
+    await dst.custom.replaceNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: 'kubevirt', plural: 'kubevirts', name: 'kubevirt', body: { ...kv, spec } });
+    await new Promise((r) => setTimeout(r, 300));
+    const before = snapshot(sim.destination, 'demo');
+    const message = await (await startMigration(stack, input('app-02'))).result().then(() => assert.fail('app-02 migrated'), failureMessage);
+    for (const code of ['GateDisabled', 'DiskNameCollision', 'VMNameCollision', 'MacConflict']) assert.match(message, new RegExp(`\\[${code}\\]`), message);
+    assert.match(message, /other/); // the MAC conflict names the other VM
+    assert.deepEqual(diff(before, snapshot(sim.destination, 'demo')), []);
+  });
 });
