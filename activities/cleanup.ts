@@ -61,31 +61,29 @@ async function gone(c: ClusterClient, namespace: string, kinds: KindName[], sele
 }
 
 export function cleanupActivities(deps: ActivityDeps) {
+  /** Remove this migration's VMIMs on both sides and `kinds` on the destination; wait until they are gone. */
+  async function take(input: { workflowId: string; migration: Migration }, kinds: KindName[]) {
+    const m = input.migration;
+    const src = deps.clusters.get(m.source.cluster);
+    const dst = deps.clusters.get(m.destination.cluster);
+    const sel = ownedSelector(input.workflowId);
+    const removed = [
+      ...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)),
+      ...(await sweep(dst, m.destination.namespace, kinds, sel)),
+    ];
+    await gone(dst, m.destination.namespace, kinds, sel, m.options.pollInterval, m.source.name);
+    await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
+    return { removed, src };
+  }
+
   return {
     async removeAttempt(input: { workflowId: string; migration: Migration }): Promise<CreatedObject[]> {
-      const m = input.migration;
-      const src = deps.clusters.get(m.source.cluster);
-      const dst = deps.clusters.get(m.destination.cluster);
-      const sel = ownedSelector(input.workflowId);
-      const removed = [
-        ...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)),
-        ...(await sweep(dst, m.destination.namespace, ATTEMPT_KINDS, sel)),
-      ];
-      await gone(dst, m.destination.namespace, ATTEMPT_KINDS, sel, m.options.pollInterval, m.source.name);
-      return removed;
+      return (await take(input, ATTEMPT_KINDS)).removed;
     },
 
     async rollback(input: { workflowId: string; migration: Migration }): Promise<RollbackResult> {
       const m = input.migration;
-      const src = deps.clusters.get(m.source.cluster);
-      const dst = deps.clusters.get(m.destination.cluster);
-      const sel = ownedSelector(input.workflowId);
-      const removed = [
-        ...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)),
-        ...(await sweep(dst, m.destination.namespace, ALL_KINDS, sel)),
-      ];
-      await gone(dst, m.destination.namespace, ALL_KINDS, sel, m.options.pollInterval, m.source.name);
-      await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
+      const { removed, src } = await take(input, ALL_KINDS);
       const vmi = await src.get('VirtualMachineInstance', m.source.namespace, m.source.name).catch((e) => {
         throw apiFailure(e, 'reading the source VMI', src.name);
       });

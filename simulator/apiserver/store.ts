@@ -191,7 +191,6 @@ export class Store {
     if (!wantRv && k.group !== '') {
       throw invalid(k, name, [{ field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
     }
-    if (wantRv && wantRv !== cur.metadata.resourceVersion) throw conflict(k, name);
 
     let next: KubeObject;
     if (subresource === 'status') {
@@ -217,6 +216,8 @@ export class Store {
       }
     }
     this.admit({ op: 'update', kind: k, object: next, old: cur, ...(subresource ? { subresource } : {}) });
+    // As in kube-apiserver, admission runs before the storage layer's resourceVersion precondition.
+    if (wantRv && wantRv !== cur.metadata.resourceVersion) throw conflict(k, name);
     if (subresource !== 'status' && specChanged(cur, next)) next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
     next.metadata.resourceVersion = cur.metadata.resourceVersion;
     if (JSON.stringify(next) === JSON.stringify(cur)) return clone(cur); // no-op writes do not bump the RV

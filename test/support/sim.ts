@@ -67,14 +67,8 @@ export function kubevirt(c: Clients) {
   };
 }
 
-export function path<T = unknown>(o: unknown, p: string): T | undefined {
-  let cur = o;
-  for (const part of p.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur as T | undefined;
-}
+/** A dotted field of a JSON object (the same reader the activities use). */
+export { field as path } from '../../activities/kube/kinds.js';
 
 export interface RawResponse {
   status: number;
