@@ -18,14 +18,14 @@ const label = (what: string) =>
     .string({ error: `${what} is required` })
     .min(1, `${what} is required`)
     .max(63, `${what} must be at most 63 characters`)
-    .regex(DNS_LABEL, `${what} must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit`);
+    .refine((v) => v === '' || DNS_LABEL.test(v), `${what} must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit`);
 
 const clusterName = (what: string) =>
   z
     .string({ error: `${what} is required: the name of a cluster (a kubeconfig context) known to the worker` })
     .min(1, `${what} is required: the name of a cluster (a kubeconfig context) known to the worker`)
     .max(253)
-    .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.@:/]*[A-Za-z0-9])?$/, `${what} must be a kubeconfig context name (letters, digits, '-', '_', '.', '@', ':', '/')`);
+    .refine((v) => v === '' || /^[A-Za-z0-9]([-A-Za-z0-9_.@:/]*[A-Za-z0-9])?$/.test(v), `${what} must be a kubeconfig context name (letters, digits, '-', '_', '.', '@', ':', '/')`);
 
 export const stallFallbacks = ['wait', 'cancel', 'retry'] as const;
 export type StallFallback = (typeof stallFallbacks)[number];
@@ -82,7 +82,7 @@ export const migrationInputSchema = z
           .string({ error: 'source.name (the VM name) is required' })
           .min(1, 'source.name (the VM name) is required')
           .max(253)
-          .regex(DNS_SUBDOMAIN, 'source.name must be a Kubernetes object name (lower-case letters, digits, - and .)'),
+          .refine((v) => v === '' || DNS_SUBDOMAIN.test(v), 'source.name must be a Kubernetes object name (lower-case letters, digits, - and .)'),
       }, { error: 'source is required: {cluster, namespace, name}' })
       .strict(),
     destination: z

@@ -175,7 +175,15 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
   };
   const doExtend = (req: ExtendRequest) => {
     const by = parseDuration(req.by)!;
-    setDeadline(Math.max(Date.now(), deadlineAt ?? Date.now()) + by);
+    if (status.phase === 'Stalled' && status.stall) {
+      // A stalled wait resumes: the step gets `by` from now, not from the end of the decision window.
+      const phase = status.stall.phase;
+      delete status.stall;
+      setPhase(phase, 'deadline extended by an operator');
+      setDeadline(Date.now() + by);
+    } else {
+      setDeadline(Math.max(Date.now(), deadlineAt ?? Date.now()) + by);
+    }
     deadlineMoved = true;
     return answer(`deadline extended by ${formatDuration(by)}`, { deadline: status.deadline! });
   };
@@ -242,13 +250,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
         }
         if (failure !== undefined) throw failure;
         if (decision) throw decision;
-        if (deadlineMoved) {
-          if (status.phase === 'Stalled') {
-            delete status.stall;
-            setPhase(phase, 'deadline extended by an operator');
-          }
-          continue;
-        }
+        if (deadlineMoved) continue;
         if (woke) continue;
         if (status.phase !== 'Stalled') {
           // The deadline passed: stall, explain, and open the decision window.

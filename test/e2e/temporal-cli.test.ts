@@ -50,7 +50,7 @@ function fencedBlocks(md: string, lang: string): string[] {
  * escapes and `#` comments. Expansions, globs, pipes and redirections are refused rather than guessed,
  * so a README command that needs a shell fails here loudly.
  */
-export function shellWords(line: string): string[] {
+function shellWords(line: string): string[] {
   const words: string[] = [];
   let word = '';
   let inWord = false;
@@ -237,8 +237,8 @@ async function waitListed(query: string, workflowId: string): Promise<void> {
 }
 
 /** `workflow result` through the CLI: its exit code, status and completion result or failure. */
-async function result(vm: string, workflowId = idOf(vm)) {
-  const r = await run(forVm(readme('temporal workflow result', workflowId), vm), { timeoutMs: 90_000 });
+async function result(vm: string, readmeId = README_ID) {
+  const r = await run(forVm(readme('temporal workflow result', readmeId), vm), { timeoutMs: 90_000 });
   assert.ok(r.json, `${r.command} printed no JSON (exit ${r.code}):\n${r.stderr}`);
   return {
     code: r.code,
@@ -376,10 +376,13 @@ describe('operating migrations with the Temporal CLI, as the README shows', () =
     const id = idOf(vm);
     await stack.sim.partition(true);
     const startArgv = forVm(readme('temporal workflow start'), vm, stallOptions('3s'));
-    await ok(startArgv);
-    const again = await run(startArgv);
-    assert.notEqual(again.code, 0, 'a second start while the migration runs should be refused');
-    assert.match(again.stderr, /already (started|running)/i);
+    const first = await ok(startArgv);
+    // Starting again while it runs starts nothing: the CLI answers with the running execution.
+    const again = await ok(startArgv);
+    assert.equal(path(again.json, 'runId'), path(first.json, 'runId'), 'a second start while running should not start another run');
+    const refusedStart = await run([...startArgv, '--fail-existing']);
+    assert.notEqual(refusedStart.code, 0, 'with --fail-existing a second start should fail');
+    assert.match(refusedStart.stderr, /already (started|running)/i);
 
     // Stalled, with a diagnosis; findable as stalled; the pending activity shows what it watches.
     const stalled = await waitStatus(vm, 'Stalled', (s) => s.phase === 'Stalled', 40_000);
@@ -390,7 +393,7 @@ describe('operating migrations with the Temporal CLI, as the README shows', () =
     const firstMigrationId = stalled.migrationId;
     await waitListed('FerryStalled = true', id);
     const heartbeat = await eventually('heartbeat details in describe', async () => {
-      const d = await ok(readme('temporal workflow describe').map((a) => a.replaceAll(README_VM, vm)));
+      const d = await ok(forVm(readme('temporal workflow describe'), vm));
       const act = path<unknown[]>(d.json, 'pendingActivities')?.find((a) => path(a, 'activityType.name') === 'waitFor');
       return path<Record<string, unknown>>(act, 'heartbeatDetails.0');
     });
