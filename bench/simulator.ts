@@ -35,7 +35,7 @@ const USAGE = `usage: npm run bench:sim -- [--vms N] [--migrations N] [options]
   --disk Q              root disk size of each bench VM (default 2Gi)
   --timeout N           overall limit in seconds (default 900)
   --out FILE            JSON report (default artifacts/bench-simulator.json)
-  --keepalive           experiment: make client-node reuse TLS connections (it opens one per request)`;
+`;
 
 const { values: args } = parseArgs({
   options: {
@@ -49,7 +49,6 @@ const { values: args } = parseArgs({
     disk: { type: 'string', default: '2Gi' },
     timeout: { type: 'string', default: '900' },
     out: { type: 'string' },
-    keepalive: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -92,23 +91,6 @@ class Timeout extends Error {}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const elapsed = () => ((Date.now() - started) / 1000).toFixed(1).padStart(6);
 const log = (msg: string) => console.error(`[${elapsed()}s] ${msg}`);
-
-// ---- optional experiment: connection reuse in client-node --------------------------------------
-
-if (args.keepalive) {
-  // client-node 2.0.1 builds a new undici Agent (so a new TLS connection) for every request. Cache one
-  // per cluster/user, for this process only: the simulated controllers and the bench clients alike.
-  const proto = k8s.KubeConfig.prototype as unknown as { createDispatcher: (c: unknown, o: unknown) => unknown; getAgentCacheKey: (c: unknown) => string };
-  const original = proto.createDispatcher;
-  const cache = new WeakMap<object, Map<string, unknown>>();
-  proto.createDispatcher = function (this: object, cluster: unknown, opts: unknown) {
-    let m = cache.get(this);
-    if (!m) cache.set(this, (m = new Map()));
-    const key = proto.getAgentCacheKey.call(this, cluster);
-    if (!m.has(key)) m.set(key, original.call(this, cluster, opts));
-    return m.get(key);
-  };
-}
 
 // ---- measurement helpers --------------------------------------------------------------------------
 
@@ -637,7 +619,7 @@ async function main(): Promise<number> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGB: Math.round(totalmem() / 1024 ** 3), node: process.version },
     params: {
       vms: VMS, migrations: MIGRATIONS, concurrency: CONCURRENCY, loadWorkers: LOAD_WORKERS, phaseSeconds: PHASE_MS / 1000,
-      bandwidthPerMigration: args.bandwidth, guestMemory: args.memory, disk: args.disk, keepalive: args.keepalive, gcBeforeSnapshots: !!gc,
+      bandwidthPerMigration: args.bandwidth, guestMemory: args.memory, disk: args.disk, gcBeforeSnapshots: !!gc,
     },
     phases: [],
     memory: {},

@@ -78,6 +78,18 @@ function waiting(pollIntervalMs: number) {
   });
 }
 
+/**
+ * CA sync waits for virt-operator to merge the peer CA. That can hang (operator down), so it gets a
+ * deadline like every other wait: the handshake budget, plus a minute for the writes.
+ */
+function certificates(o: Migration['options']) {
+  return proxyActivities<Activities>({
+    scheduleToCloseTimeout: o.handshakeTimeout + 60_000,
+    heartbeatTimeout: Math.max(10_000, o.pollInterval * 5),
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
+  });
+}
+
 /** Thrown inside an attempt when an operator (or the fallback) asks to start over or to stop. */
 class Decision extends Error {
   constructor(
@@ -236,7 +248,8 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
         if (decision) throw decision;
         deadlineMoved = false;
         const inWindow = status.phase !== 'Stalled' || m.options.stallFallback !== 'wait';
-        const until = deadlineAt !== undefined && inWindow ? Math.max(0, deadlineAt - Date.now()) : undefined;
+        // condition(fn, 0) would mean "no timeout": a deadline already due gets the shortest timer.
+        const until = deadlineAt !== undefined && inWindow ? Math.max(1, deadlineAt - Date.now()) : undefined;
         const woke = until === undefined
           ? await condition(() => result !== undefined || failure !== undefined || !!decision || deadlineMoved)
           : await condition(() => result !== undefined || failure !== undefined || !!decision || deadlineMoved, until);
@@ -276,21 +289,30 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     }
   }
 
+  /** Between steps, act on a decision taken while an activity ran. */
+  const decided = () => {
+    if (decision) throw decision;
+  };
+
   async function attempt(): Promise<void> {
     migrationId = uuid4();
     status.migrationId = migrationId;
 
     setPhase('CreatingPrerequisites');
     record(await api.createPrerequisites(attemptRef()));
+    decided();
 
     setPhase('CreatingTarget');
     record([await api.createTargetVM(attemptRef())]);
+    decided();
     await waitFor('receiverReady', 'CreatingTarget', 'receiverReady', m.options.receiverReadyTimeout);
 
     setPhase('CreatingMigrations');
     record([await api.createTargetMigration(attemptRef())]);
+    decided();
     const { syncAddress } = await waitFor('syncAddress', 'CreatingMigrations', 'syncAddress', m.options.syncAddressTimeout);
     record([await api.createSourceMigration(attemptRef(), syncAddress!)]);
+    decided();
 
     setPhase('Synchronizing');
     await waitFor('handshake', 'Synchronizing', 'handshake', m.options.handshakeTimeout);
@@ -316,7 +338,8 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
 
     // 2. Certificates: each side's KubeVirt trusts the other's CA.
     setPhase('SyncingCertificates');
-    await w.syncCertificates({ source: m.source.cluster, destination: m.destination.cluster, pollIntervalMs: m.options.pollInterval });
+    await certificates(m.options).syncCertificates({ source: m.source.cluster, destination: m.destination.cluster, pollIntervalMs: m.options.pollInterval });
+    decided();
 
     // 3–6. Prerequisites, target VM, VMIM pair, state transfer; retried from scratch on request.
     for (;;) {
@@ -349,6 +372,10 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     status.error = reason;
     if (preflightFailed || blocked) {
       // Nothing was written: nothing to roll back.
+      if (cancelled) {
+        setPhase('RolledBack', 'cancelled before anything was written');
+        throw e;
+      }
       setPhase('Failed', reason);
       throw e instanceof ApplicationFailure ? e : ApplicationFailure.create({ type: FailureTypes.PreflightBlocked, message: reason, nonRetryable: true });
     }
