@@ -61,20 +61,23 @@ const GiB = 1024 ** 3;
 
 /**
  * Quick API calls: retried on transient errors, not forever. Whether a failure is retried is decided
- * where it is mapped (activities/kube/errors.ts sets `nonRetryable`), not by failure type here.
+ * where it is mapped (activities/kube/errors.ts sets `nonRetryable`), not by failure type here. Each
+ * call carries a one-line summary, which the Web UI shows next to the activity.
  */
-const api = proxyActivities<Activities>({
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
-});
+const api = (summary: string) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
+    summary,
+  });
 
 /** Waiting activities: long, heartbeating, cancelled through heartbeats. */
-function waiting(pollIntervalMs: number) {
-  const heartbeatMs = Math.max(10_000, pollIntervalMs * 5);
+function waiting(pollIntervalMs: number, summary: string) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '30 days',
-    heartbeatTimeout: heartbeatMs,
+    heartbeatTimeout: Math.max(10_000, pollIntervalMs * 5),
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+    summary,
   });
 }
 
@@ -82,11 +85,12 @@ function waiting(pollIntervalMs: number) {
  * CA sync waits for virt-operator to merge the peer CA. That can hang (operator down), so it gets a
  * deadline like every other wait: the handshake budget, plus a minute for the writes.
  */
-function certificates(o: Migration['options']) {
+function certificates(o: Migration['options'], summary: string) {
   return proxyActivities<Activities>({
     scheduleToCloseTimeout: o.handshakeTimeout + 60_000,
     heartbeatTimeout: Math.max(10_000, o.pollInterval * 5),
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
+    summary,
   });
 }
 
@@ -217,7 +221,8 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
 
   // ---- the steps ------------------------------------------------------------------------------
   const ids = { workflowId: info.workflowId, migration: m };
-  const w = waiting(m.options.pollInterval);
+  const w = (summary: string) => waiting(m.options.pollInterval, summary);
+  const where = `${status.vm} ${m.source.cluster} → ${m.destination.cluster}/${m.destination.namespace}`;
   let migrationId = '';
   let runStrategy = 'Always';
   const attemptRef = () => ({ ...ids, attempt: status.attempt, migrationId, runStrategy });
@@ -235,7 +240,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     const scope = new CancellationScope();
     const started = Date.now();
     void scope
-      .run(() => w.waitFor(attemptRef(), goal))
+      .run(() => w(`wait for ${goal}: ${status.vm}`).waitFor(attemptRef(), goal))
       .then(
         (r) => (result = r),
         (e) => (failure = e),
@@ -299,19 +304,19 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     status.migrationId = migrationId;
 
     setPhase('CreatingPrerequisites');
-    record(await api.createPrerequisites(attemptRef()));
+    record(await api(`create prerequisites in ${m.destination.cluster}/${m.destination.namespace}`).createPrerequisites(attemptRef()));
     decided();
 
     setPhase('CreatingTarget');
-    record([await api.createTargetVM(attemptRef())]);
+    record([await api(`create receiver VM ${m.destination.namespace}/${m.source.name}`).createTargetVM(attemptRef())]);
     decided();
     await waitFor('receiverReady', 'CreatingTarget', 'receiverReady', m.options.receiverReadyTimeout);
 
     setPhase('CreatingMigrations');
-    record([await api.createTargetMigration(attemptRef())]);
+    record([await api(`create target VMIM on ${m.destination.cluster}`).createTargetMigration(attemptRef())]);
     decided();
     const { syncAddress } = await waitFor('syncAddress', 'CreatingMigrations', 'syncAddress', m.options.syncAddressTimeout);
-    record([await api.createSourceMigration(attemptRef(), syncAddress!)]);
+    record([await api(`create source VMIM on ${m.source.cluster} → ${syncAddress}`).createSourceMigration(attemptRef(), syncAddress!)]);
     decided();
 
     setPhase('Synchronizing');
@@ -322,7 +327,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
   let completionBudget = m.options.minCompletionTimeout;
   try {
     // 1. Validate: every blocker reported at once, nothing written.
-    const report = await api.preflight(ids);
+    const report = await api(`preflight ${where}`).preflight(ids);
     status.warnings = report.warnings;
     runStrategy = report.runStrategy;
     if (report.blockers.length) {
@@ -338,7 +343,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
 
     // 2. Certificates: each side's KubeVirt trusts the other's CA.
     setPhase('SyncingCertificates');
-    await certificates(m.options).syncCertificates({ source: m.source.cluster, destination: m.destination.cluster, pollIntervalMs: m.options.pollInterval });
+    await certificates(m.options, `sync KubeVirt CAs ${m.source.cluster} ⇄ ${m.destination.cluster}`).syncCertificates({ source: m.source.cluster, destination: m.destination.cluster, pollIntervalMs: m.options.pollInterval });
     decided();
 
     // 3–6. Prerequisites, target VM, VMIM pair, state transfer; retried from scratch on request.
@@ -352,7 +357,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
         if (e.automatic) autoRetries++;
         delete status.stall;
         setPhase('RollingBack', `retry: ${e.reason}`);
-        await CancellationScope.nonCancellable(() => w.removeAttempt(ids));
+        await CancellationScope.nonCancellable(() => w(`remove attempt ${status.attempt} of ${status.vm}`).removeAttempt(ids));
         status.created = status.created.filter((c) => !['VirtualMachineInstanceMigration', 'VirtualMachine', 'DataVolume', 'PersistentVolumeClaim'].includes(c.kind));
         status.attempt++;
       }
@@ -360,7 +365,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
 
     // 7. Finalize. Past cutover nothing may interrupt it.
     setPhase('Finalizing');
-    await CancellationScope.nonCancellable(() => api.finalize(attemptRef()));
+    await CancellationScope.nonCancellable(() => api(`finalize ${where}`).finalize(attemptRef()));
     setPhase('Succeeded');
     return { outcome: 'Succeeded', attempts: status.attempt, migrationId, created: status.created, durationMs: Date.now() - startedAt };
   } catch (e) {
@@ -381,7 +386,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     }
     delete status.stall;
     setPhase('RollingBack', reason);
-    const rb = await CancellationScope.nonCancellable(() => w.rollback(ids));
+    const rb = await CancellationScope.nonCancellable(() => w(`roll back ${status.vm} on ${m.destination.cluster}`).rollback(ids));
     if (rb.sourceVMIPhase !== 'Running') {
       setPhase('Failed', `rolled back, but the source VMI is ${rb.sourceVMIPhase ?? 'missing'}`);
       throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message: `${reason}; rolled back, but the source VMI is ${rb.sourceVMIPhase ?? 'missing'}: check the source VM`, nonRetryable: true });
