@@ -3,7 +3,9 @@
  * the blank disks) so a retry can start fresh; `rollback` removes everything this workflow created on
  * the destination. Both find objects by ferry's ownership label, not by a list the workflow kept, so an
  * object created by an activity that crashed before returning is found too, and an object that existed
- * before the migration (not labelled) is never touched. Both wait until the objects are really gone.
+ * before the migration (not labelled) is never touched, nor is a shared object (Secret, ConfigMap,
+ * instancetype, preference) that another VM in the namespace has come to use. Both wait until the
+ * objects are really gone.
  */
 import { Context } from '@temporalio/activity';
 import type { CreatedObject, Migration } from '../workflows/contract.js';
@@ -11,10 +13,13 @@ import type { ActivityDeps } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
 import { apiFailure } from './kube/errors.js';
 import { field, type KindName } from './kube/kinds.js';
-import { ownedSelector } from './labels.js';
+import { isOwnedBy, ownedSelector } from './labels.js';
+import { configMapNames, secretNames, typeRef } from './vm-spec.js';
 
 export interface RollbackResult {
   removed: CreatedObject[];
+  /** Objects this migration created that another VM now uses: left in place. */
+  kept: CreatedObject[];
   /** Phase of the source VMI afterwards: it must still be Running. */
   sourceVMIPhase?: string;
 }
@@ -23,13 +28,39 @@ export interface RollbackResult {
 const ATTEMPT_KINDS: KindName[] = ['VirtualMachineInstanceMigration', 'VirtualMachine', 'DataVolume', 'PersistentVolumeClaim'];
 const ALL_KINDS: KindName[] = [...ATTEMPT_KINDS, 'Secret', 'ConfigMap', 'VirtualMachineInstancetype', 'VirtualMachinePreference'];
 
-async function sweep(c: ClusterClient, namespace: string, kinds: KindName[], selector: string): Promise<CreatedObject[]> {
+const SHARED_KINDS = new Set<KindName>(['Secret', 'ConfigMap', 'VirtualMachineInstancetype', 'VirtualMachinePreference']);
+
+/**
+ * Shared objects (Secrets, ConfigMaps, instancetypes, preferences) that VMs other than this migration's
+ * refer to: a later migration into the same namespace reused what this one copied, so it must stay.
+ */
+async function sharedInUse(c: ClusterClient, namespace: string, workflowId: string): Promise<Set<string>> {
+  const vms = await c.list('VirtualMachine', namespace).catch((e) => {
+    throw apiFailure(e, 'listing VMs that may share objects', c.name);
+  });
+  const used = new Set<string>();
+  for (const vm of vms.filter((v) => !isOwnedBy(v.metadata, workflowId))) {
+    for (const n of secretNames(vm)) used.add(`Secret/${n}`);
+    for (const n of configMapNames(vm)) used.add(`ConfigMap/${n}`);
+    const it = typeRef(vm, 'instancetype');
+    const pref = typeRef(vm, 'preference');
+    if (it?.namespaced) used.add(`VirtualMachineInstancetype/${it.name}`);
+    if (pref?.namespaced) used.add(`VirtualMachinePreference/${pref.name}`);
+  }
+  return used;
+}
+
+async function sweep(c: ClusterClient, namespace: string, kinds: KindName[], selector: string, keep: Set<string> = new Set(), kept: CreatedObject[] = []): Promise<CreatedObject[]> {
   const removed: CreatedObject[] = [];
   for (const kind of kinds) {
     const items = await c.list(kind, namespace, selector).catch((e) => {
       throw apiFailure(e, `listing ${kind}s owned by this migration`, c.name, kind === 'Secret');
     });
     for (const o of items) {
+      if (SHARED_KINDS.has(kind) && keep.has(`${kind}/${o.metadata.name}`)) {
+        kept.push({ cluster: c.name, kind, namespace, name: o.metadata.name });
+        continue;
+      }
       if (await c.delete(kind, namespace, o.metadata.name).catch((e) => {
         throw apiFailure(e, `deleting ${kind} ${namespace}/${o.metadata.name}`, c.name, kind === 'Secret');
       })) {
@@ -41,13 +72,13 @@ async function sweep(c: ClusterClient, namespace: string, kinds: KindName[], sel
 }
 
 /** Wait until nothing of these kinds carries our label (finalizers, GC of the receiver VMI). */
-async function gone(c: ClusterClient, namespace: string, kinds: KindName[], selector: string, pollMs: number, vmName?: string): Promise<void> {
+async function gone(c: ClusterClient, namespace: string, kinds: KindName[], selector: string, pollMs: number, vmName?: string, keep: Set<string> = new Set()): Promise<void> {
   const ctx = Context.current();
   for (;;) {
     const left: string[] = [];
     for (const kind of kinds) {
       const items = await c.list(kind, namespace, selector).catch(() => [{ metadata: { name: '?' } }]);
-      left.push(...items.map((o) => `${kind}/${o.metadata.name}`));
+      left.push(...items.map((o) => `${kind}/${o.metadata.name}`).filter((k) => !keep.has(k)));
     }
     // The receiver VMI is not labelled by ferry; it goes with its VM.
     if (vmName) {
@@ -67,13 +98,15 @@ export function cleanupActivities(deps: ActivityDeps) {
     const src = deps.clusters.get(m.source.cluster);
     const dst = deps.clusters.get(m.destination.cluster);
     const sel = ownedSelector(input.workflowId);
+    const keep = kinds.some((k) => SHARED_KINDS.has(k)) ? await sharedInUse(dst, m.destination.namespace, input.workflowId) : new Set<string>();
+    const kept: CreatedObject[] = [];
     const removed = [
       ...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)),
-      ...(await sweep(dst, m.destination.namespace, kinds, sel)),
+      ...(await sweep(dst, m.destination.namespace, kinds, sel, keep, kept)),
     ];
-    await gone(dst, m.destination.namespace, kinds, sel, m.options.pollInterval, m.source.name);
+    await gone(dst, m.destination.namespace, kinds, sel, m.options.pollInterval, m.source.name, keep);
     await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
-    return { removed, src };
+    return { removed, kept, src };
   }
 
   return {
@@ -83,12 +116,12 @@ export function cleanupActivities(deps: ActivityDeps) {
 
     async rollback(input: { workflowId: string; migration: Migration }): Promise<RollbackResult> {
       const m = input.migration;
-      const { removed, src } = await take(input, ALL_KINDS);
+      const { removed, kept, src } = await take(input, ALL_KINDS);
       const vmi = await src.get('VirtualMachineInstance', m.source.namespace, m.source.name).catch((e) => {
         throw apiFailure(e, 'reading the source VMI', src.name);
       });
       const phase = field<string>(vmi, 'status.phase');
-      return { removed, ...(phase ? { sourceVMIPhase: phase } : {}) };
+      return { removed, kept, ...(phase ? { sourceVMIPhase: phase } : {}) };
     },
   };
 }

@@ -85,4 +85,18 @@ describe('activities are idempotent', () => {
     }).catch((e) => { throw new Error(`${(e as Error).message}: ${diff(before, snapshot(sim.destination, 'demo')).join(', ')}`); });
     assert.deepEqual(left, []);
   });
+
+  it('rollback keeps a copied Secret that another VM in the namespace has come to use', async () => {
+    const r = ref('web-01');
+    await run(acts.createPrerequisites, r);
+    // A neighbour VM, not ferry's, that uses the Secret this migration copied.
+    await sim.destination.api.store.create(kindInfo('VirtualMachine'), 'demo', {
+      apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'neighbour' },
+      spec: { runStrategy: 'Halted', template: { spec: { volumes: [{ name: 'ci', cloudInitNoCloud: { secretRef: { name: 'web-cloudinit' } } }] } } },
+    });
+    const rb = await run(acts.rollback, { workflowId: r.workflowId, migration: r.migration });
+    assert.deepEqual(rb.kept.map((o) => `${o.kind}/${o.name}`), ['Secret/web-cloudinit']);
+    assert.ok(sim.destination.api.store.peek('Secret', 'demo', 'web-cloudinit'), 'the shared Secret was deleted');
+    assert.equal(sim.destination.api.store.peek('ConfigMap', 'demo', 'web-config'), undefined, 'an unshared copy was kept');
+  });
 });
