@@ -10,9 +10,16 @@ import { apiFailure, isAlreadyExists, notOurs } from './kube/errors.js';
 import type { KubeObject } from './kube/kinds.js';
 import { isOwnedBy, ownedMeta, ownerOf, vmimName } from './labels.js';
 
-async function ensureVMIM(c: ClusterClient, ref: AttemptRef, namespace: string, body: KubeObject): Promise<CreatedObject> {
-  const name = body.metadata.name;
+/** Create this attempt's VMIM on one side, or find it already created by this migration. */
+async function ensureVMIM(c: ClusterClient, ref: AttemptRef, side: 'source' | 'target', namespace: string, role: Record<string, unknown>): Promise<CreatedObject> {
+  const name = vmimName(ref.migration.source.name, ref.migrationId, side);
   const what = `creating VirtualMachineInstanceMigration ${namespace}/${name}`;
+  const body: KubeObject = {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstanceMigration',
+    metadata: { name, namespace, ...ownedMeta(ref.workflowId, { attempt: ref.attempt, migrationId: ref.migrationId }) },
+    spec: { vmiName: ref.migration.source.name, ...role },
+  };
   let obj: KubeObject | undefined;
   try {
     obj = await c.create('VirtualMachineInstanceMigration', namespace, body);
@@ -31,26 +38,12 @@ export function migrationActivities(deps: ActivityDeps) {
   return {
     async createTargetMigration(ref: AttemptRef): Promise<CreatedObject> {
       const m = ref.migration;
-      const c = deps.clusters.get(m.destination.cluster);
-      const name = vmimName(m.source.name, ref.migrationId, 'target');
-      return ensureVMIM(c, ref, m.destination.namespace, {
-        apiVersion: 'kubevirt.io/v1',
-        kind: 'VirtualMachineInstanceMigration',
-        metadata: { name, namespace: m.destination.namespace, ...ownedMeta(ref.workflowId, { attempt: ref.attempt, migrationId: ref.migrationId }) },
-        spec: { vmiName: m.source.name, receive: { migrationID: ref.migrationId } },
-      });
+      return ensureVMIM(deps.clusters.get(m.destination.cluster), ref, 'target', m.destination.namespace, { receive: { migrationID: ref.migrationId } });
     },
 
     async createSourceMigration(ref: AttemptRef, connectURL: string): Promise<CreatedObject> {
       const m = ref.migration;
-      const c = deps.clusters.get(m.source.cluster);
-      const name = vmimName(m.source.name, ref.migrationId, 'source');
-      return ensureVMIM(c, ref, m.source.namespace, {
-        apiVersion: 'kubevirt.io/v1',
-        kind: 'VirtualMachineInstanceMigration',
-        metadata: { name, namespace: m.source.namespace, ...ownedMeta(ref.workflowId, { attempt: ref.attempt, migrationId: ref.migrationId }) },
-        spec: { vmiName: m.source.name, sendTo: { migrationID: ref.migrationId, connectURL } },
-      });
+      return ensureVMIM(deps.clusters.get(m.source.cluster), ref, 'source', m.source.namespace, { sendTo: { migrationID: ref.migrationId, connectURL } });
     },
   };
 }
