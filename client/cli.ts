@@ -1,0 +1,72 @@
+/**
+ * What every command shares: exit codes, usage errors, flag parsing (unknown flags are usage errors
+ * naming the flag) and the connection flags.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, rolledBack: 3, refused: 4 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export const EXIT_CODES_HELP = `Exit codes:
+  0  ok (for migrate --wait: the migration succeeded)
+  1  failed (the migration failed, or an error talking to Temporal)
+  2  usage or validation error (nothing was sent)
+  3  rolled back (migrate --wait)
+  4  refused (the workflow refused the control, with its reason)`;
+
+export const CONNECTION_HELP = `Connection (default: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_PROFILE, else localhost:7233, default):
+  --address host:port   Temporal frontend address
+  --namespace ns        Temporal namespace`;
+
+/** A problem with the command line: reported on stderr with exit 2, nothing sent. */
+export class UsageError extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'UsageError';
+  }
+}
+
+/** An error the command has already explained, with the exit code to use. */
+export class ExitError extends Error {
+  constructor(message: string, readonly code: ExitCode) {
+    super(message);
+    this.name = 'ExitError';
+  }
+}
+
+export const connectionOptions = {
+  address: { type: 'string' },
+  namespace: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+/** node:util parseArgs in strict mode, with its errors turned into usage errors. */
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) throw new UsageError([(err.message ?? String(e)).replace(/\. To specify a positional.*$/s, '')]);
+    throw e;
+  }
+}
+
+export function outputFormat(value: string | undefined): 'table' | 'json' {
+  if (value === undefined || value === 'table') return 'table';
+  if (value === 'json') return 'json';
+  throw new UsageError([`--output must be "table" or "json" (got "${value}")`]);
+}
+
+export function onePositional(positionals: string[], what: string): string {
+  if (positionals.length === 0) throw new UsageError([`missing ${what}`]);
+  if (positionals.length > 1) throw new UsageError([`unexpected argument "${positionals[1]}": give one ${what}`]);
+  return positionals[0]!;
+}
+
+/** The cause's message of a failed update or call: what the workflow said. */
+export function reasonOf(e: unknown): string {
+  const err = e as { message?: string; cause?: { message?: string } };
+  return err.cause?.message || err.message || String(e);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,162 @@
+/**
+ * The ferry CLI end to end, as a child process against one shared stack (dev server, simulator,
+ * in-process worker): migrate (--wait, validation), status, list (--stalled), retry, cancel, and the
+ * exit codes that go with them.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { REPO_ROOT } from '../../tools/temporal-cli.js';
+import type { MigrationResult, MigrationStatus } from '../../workflows/contract.js';
+import type { ListedMigration } from '../../client/commands/list.js';
+import { startStack, type Stack } from '../support/e2e.js';
+
+let stack: Stack;
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.sim.partition(false).catch(() => {});
+  await stack?.stop();
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function ferry(...args: string[]): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default' };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'client/main.ts', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const FAST_OPTIONS = ['--option', 'pollInterval=200ms', '--option', 'receiverReadyTimeout=20s', '--option', 'syncAddressTimeout=20s', '--option', 'minCompletionTimeout=60s'];
+const migrate = (vm: string, ...extra: string[]) => ferry('migrate', `demo/${vm}`, '--from', 'source', '--to', 'destination', ...FAST_OPTIONS, ...extra);
+const id = (vm: string) => `migration/source/demo/${vm}`;
+
+async function statusOf(workflowId: string): Promise<MigrationStatus | undefined> {
+  const r = await ferry('status', workflowId, '--output', 'json');
+  return r.code === 0 ? (JSON.parse(r.stdout) as MigrationStatus) : undefined;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function listed(...args: string[]): Promise<ListedMigration[]> {
+  const r = await ferry('list', ...args, '--output', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as ListedMigration[];
+}
+
+describe('ferry CLI', () => {
+  it('migrate --wait follows the phases to Succeeded (exit 0) and prints the workflow ID and Web UI link', async () => {
+    const r = await migrate('web-01', '--wait');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Workflow ID: migration\/source\/demo\/web-01/);
+    assert.match(r.stdout, /http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/migration%2Fsource%2Fdemo%2Fweb-01/);
+    assert.match(r.stdout, /Synchronizing/);
+    assert.match(r.stdout, /Succeeded/);
+  });
+
+  it('rejects bad input before sending anything (exit 2), naming each field or flag', async () => {
+    const bad = await ferry('migrate', 'demo/Web_01', '--from', 'source');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /source\.name/);
+    assert.match(bad.stderr, /destination\.cluster is required/);
+    const ref = await ferry('migrate', 'web-01', '--from', 'source', '--to', 'destination');
+    assert.equal(ref.code, 2);
+    assert.match(ref.stderr, /<namespace>\/<vm>/);
+    const option = await ferry('migrate', 'demo/web-02', '--from', 'source', '--to', 'destination', '--option', 'handshakeTimout=3s');
+    assert.equal(option.code, 2);
+    assert.match(option.stderr, /options: unknown field "handshakeTimout"/);
+    const flag = await ferry('list', '--bogus');
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /--bogus/);
+    const help = await ferry('retry', '--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Example:[\s\S]*ferry retry[\s\S]*Exit codes:/);
+  });
+
+  it('status --output json and the table show the outcome; list shows the migration', async () => {
+    assert.equal((await statusOf(id('web-01')))?.phase, 'Succeeded');
+    const t = await ferry('status', id('web-01'));
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /Phase\s+Succeeded/);
+    assert.match(t.stdout, /Migration ID\s+\S+/);
+    const all = await until('web-01 listed', 15_000, async () => {
+      const l = await listed();
+      return l.some((m) => m.workflowId === id('web-01') && m.phase === 'Succeeded') ? l : undefined;
+    });
+    const m = all.find((x) => x.workflowId === id('web-01'))!;
+    assert.equal(m.vm, 'demo/web-01');
+    assert.equal(m.status, 'COMPLETED');
+  });
+
+  it('retry of a finished migration is refused with the reason (exit 4)', async () => {
+    const r = await ferry('retry', id('web-01'));
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /retry refused: the migration has already ended/);
+  });
+
+  it('a partition stalls cache-01; list --stalled finds it; retry refused before the stall, accepted while Stalled', async () => {
+    await stack.sim.partition(true);
+    const start = await migrate('cache-01', '--option', 'handshakeTimeout=3s');
+    assert.equal(start.code, 0, start.stderr);
+    const early = await ferry('retry', id('cache-01'), '--reason', 'too early');
+    assert.equal(early.code, 4, early.stderr);
+    assert.match(early.stderr, /only a Stalled migration can be retried/);
+    const stalled = await until('cache-01 Stalled', 45_000, async () => {
+      const s = await statusOf(id('cache-01'));
+      return s?.phase === 'Stalled' ? s : undefined;
+    });
+    assert.equal(stalled.stall?.deadline, 'handshake');
+    const table = await ferry('status', id('cache-01'));
+    assert.match(table.stdout, /Stalled\s+in Synchronizing/);
+    await until('cache-01 listed as stalled', 15_000, async () => ((await listed('--stalled')).some((m) => m.workflowId === id('cache-01')) ? true : undefined));
+    const text = await ferry('list', '--stalled');
+    assert.match(text.stdout, /migration\/source\/demo\/cache-01\s+demo\/cache-01\s+Stalled\s+RUNNING/);
+
+    // Retry while still Stalled, then heal: a healed partition resumes a stall on its own within a
+    // poll interval, faster than a CLI process starts, so healing first would race the retry.
+    const retry = await ferry('retry', id('cache-01'), '--reason', 'partition healed');
+    await stack.sim.partition(false);
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.match(retry.stdout, /retrying/);
+    const result = (await stack.client.workflow.getHandle(id('cache-01')).result()) as MigrationResult;
+    assert.equal(result.outcome, 'Succeeded');
+    assert.equal(result.attempts, 2);
+  });
+
+  it('cancel of a stalled db-01 rolls back (exit 0); status shows RolledBack', async () => {
+    await stack.sim.partition(true);
+    try {
+      const start = await migrate('db-01', '--option', 'handshakeTimeout=2s');
+      assert.equal(start.code, 0, start.stderr);
+      await until('db-01 Stalled', 45_000, async () => ((await statusOf(id('db-01')))?.phase === 'Stalled' ? true : undefined));
+      const cancel = await ferry('cancel', id('db-01'), '--reason', 'change window over');
+      assert.equal(cancel.code, 0, cancel.stderr);
+      assert.match(cancel.stdout, /rolling back/);
+      const result = (await stack.client.workflow.getHandle(id('db-01')).result()) as MigrationResult;
+      assert.equal(result.outcome, 'RolledBack');
+      assert.equal((await statusOf(id('db-01')))?.phase, 'RolledBack');
+    } finally {
+      await stack.sim.partition(false);
+    }
+  });
+});
