@@ -8,7 +8,7 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
-import { apiFailure, isConflict } from './kube/errors.js';
+import { apiFailure, isConflict, orFail } from './kube/errors.js';
 import type { KubeObject } from './kube/kinds.js';
 
 const CA = 'kubevirt-ca';
@@ -22,18 +22,14 @@ export function certificates(bundle: string | undefined): string[] {
 }
 
 async function kubevirtNamespace(c: ClusterClient): Promise<string> {
-  const kvs = await c.list('KubeVirt', undefined).catch((e) => {
-    throw apiFailure(e, 'finding the KubeVirt CR', c.name);
-  });
+  const kvs = await orFail(c.list('KubeVirt', undefined), 'finding the KubeVirt CR', c.name);
   const ns = kvs[0]?.metadata.namespace;
   if (!ns) throw apiFailure({ code: 404, body: { reason: 'NotFound', message: 'no KubeVirt CR found' } }, 'finding the KubeVirt CR', c.name);
   return ns;
 }
 
 async function bundleOf(c: ClusterClient, ns: string, name: string): Promise<KubeObject | undefined> {
-  return c.get('ConfigMap', ns, name).catch((e) => {
-    throw apiFailure(e, `reading ConfigMap ${ns}/${name}`, c.name);
-  });
+  return orFail(c.get('ConfigMap', ns, name), `reading ConfigMap ${ns}/${name}`, c.name);
 }
 
 const missingFrom = (have: string[], want: string[]) => want.filter((w) => !have.includes(w));

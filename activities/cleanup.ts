@@ -11,7 +11,7 @@ import { Context } from '@temporalio/activity';
 import type { CreatedObject, Migration } from '../workflows/contract.js';
 import type { ActivityDeps } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
-import { apiFailure } from './kube/errors.js';
+import { orFail } from './kube/errors.js';
 import { field, type KindName } from './kube/kinds.js';
 import { isOwnedBy, ownedSelector } from './labels.js';
 import { configMapNames, secretNames, typeRef } from './vm-spec.js';
@@ -35,9 +35,7 @@ const SHARED_KINDS = new Set<KindName>(['Secret', 'ConfigMap', 'VirtualMachineIn
  * refer to: a later migration into the same namespace reused what this one copied, so it must stay.
  */
 async function sharedInUse(c: ClusterClient, namespace: string, workflowId: string): Promise<Set<string>> {
-  const vms = await c.list('VirtualMachine', namespace).catch((e) => {
-    throw apiFailure(e, 'listing VMs that may share objects', c.name);
-  });
+  const vms = await orFail(c.list('VirtualMachine', namespace), 'listing VMs that may share objects', c.name);
   const used = new Set<string>();
   for (const vm of vms.filter((v) => !isOwnedBy(v.metadata, workflowId))) {
     for (const n of secretNames(vm)) used.add(`Secret/${n}`);
@@ -53,17 +51,13 @@ async function sharedInUse(c: ClusterClient, namespace: string, workflowId: stri
 async function sweep(c: ClusterClient, namespace: string, kinds: KindName[], selector: string, keep: Set<string> = new Set(), kept: CreatedObject[] = []): Promise<CreatedObject[]> {
   const removed: CreatedObject[] = [];
   for (const kind of kinds) {
-    const items = await c.list(kind, namespace, selector).catch((e) => {
-      throw apiFailure(e, `listing ${kind}s owned by this migration`, c.name, kind === 'Secret');
-    });
+    const items = await orFail(c.list(kind, namespace, selector), `listing ${kind}s owned by this migration`, c.name, kind === 'Secret');
     for (const o of items) {
       if (SHARED_KINDS.has(kind) && keep.has(`${kind}/${o.metadata.name}`)) {
         kept.push({ cluster: c.name, kind, namespace, name: o.metadata.name });
         continue;
       }
-      if (await c.delete(kind, namespace, o.metadata.name).catch((e) => {
-        throw apiFailure(e, `deleting ${kind} ${namespace}/${o.metadata.name}`, c.name, kind === 'Secret');
-      })) {
+      if (await orFail(c.delete(kind, namespace, o.metadata.name), `deleting ${kind} ${namespace}/${o.metadata.name}`, c.name, kind === 'Secret')) {
         removed.push({ cluster: c.name, kind, namespace, name: o.metadata.name, ...(o.metadata.uid ? { uid: o.metadata.uid } : {}) });
       }
     }
@@ -117,9 +111,7 @@ export function cleanupActivities(deps: ActivityDeps) {
     async rollback(input: { workflowId: string; migration: Migration }): Promise<RollbackResult> {
       const m = input.migration;
       const { removed, kept, src } = await take(input, ALL_KINDS);
-      const vmi = await src.get('VirtualMachineInstance', m.source.namespace, m.source.name).catch((e) => {
-        throw apiFailure(e, 'reading the source VMI', src.name);
-      });
+      const vmi = await orFail(src.get('VirtualMachineInstance', m.source.namespace, m.source.name), 'reading the source VMI', src.name);
       const phase = field<string>(vmi, 'status.phase');
       return { removed, kept, ...(phase ? { sourceVMIPhase: phase } : {}) };
     },

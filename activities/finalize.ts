@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes } from '../workflows/contract.js';
 import type { ActivityDeps, AttemptRef } from './context.js';
-import { apiFailure } from './kube/errors.js';
+import { orFail } from './kube/errors.js';
 import { field } from './kube/kinds.js';
 import { vmimName } from './labels.js';
 
@@ -24,13 +24,9 @@ export function finalizeActivities(deps: ActivityDeps) {
       const src = deps.clusters.get(m.source.cluster);
       const dst = deps.clusters.get(m.destination.cluster);
       const vm = m.source.name;
-      const guard = <T>(p: Promise<T>, what: string, cluster: string) =>
-        p.catch((e) => {
-          throw apiFailure(e, what, cluster);
-        });
       const enforced: string[] = [];
 
-      const targetVMI = await guard(dst.get('VirtualMachineInstance', m.destination.namespace, vm), 'reading the target VMI', dst.name);
+      const targetVMI = await orFail(dst.get('VirtualMachineInstance', m.destination.namespace, vm), 'reading the target VMI', dst.name);
       const running = field(targetVMI, 'status.phase') === 'Running' && field(targetVMI, 'status.migrationState.completed') === true;
       if (!running) {
         // Retryable: KubeVirt may still be switching over; the activity's retry policy bounds the wait.
@@ -41,24 +37,24 @@ export function finalizeActivities(deps: ActivityDeps) {
         });
       }
 
-      const targetVM = await guard(dst.get('VirtualMachine', m.destination.namespace, vm), 'reading the target VM', dst.name);
+      const targetVM = await orFail(dst.get('VirtualMachine', m.destination.namespace, vm), 'reading the target VM', dst.name);
       let targetRunStrategy = field<string>(targetVM, 'spec.runStrategy') ?? 'unknown';
       if (targetRunStrategy !== ref.runStrategy) {
-        await guard(dst.mergePatch('VirtualMachine', m.destination.namespace, vm, { spec: { runStrategy: ref.runStrategy } }), 'restoring the target run strategy', dst.name);
+        await orFail(dst.mergePatch('VirtualMachine', m.destination.namespace, vm, { spec: { runStrategy: ref.runStrategy } }), 'restoring the target run strategy', dst.name);
         enforced.push(`target runStrategy ${targetRunStrategy} → ${ref.runStrategy}`);
         targetRunStrategy = ref.runStrategy;
       }
 
-      const sourceVM = await guard(src.get('VirtualMachine', m.source.namespace, vm), 'reading the source VM', src.name);
+      const sourceVM = await orFail(src.get('VirtualMachine', m.source.namespace, vm), 'reading the source VM', src.name);
       let sourceRunStrategy = field<string>(sourceVM, 'spec.runStrategy') ?? (field<boolean>(sourceVM, 'spec.running') ? 'Always' : 'Halted');
       if (sourceVM && sourceRunStrategy !== 'Halted') {
-        await guard(src.mergePatch('VirtualMachine', m.source.namespace, vm, { spec: { runStrategy: 'Halted', running: null } }), 'halting the source VM', src.name);
+        await orFail(src.mergePatch('VirtualMachine', m.source.namespace, vm, { spec: { runStrategy: 'Halted', running: null } }), 'halting the source VM', src.name);
         enforced.push(`source runStrategy ${sourceRunStrategy} → Halted`);
         sourceRunStrategy = 'Halted';
       }
 
-      await guard(src.delete('VirtualMachineInstanceMigration', m.source.namespace, vmimName(vm, ref.migrationId, 'source')), 'removing the source VMIM', src.name);
-      await guard(dst.delete('VirtualMachineInstanceMigration', m.destination.namespace, vmimName(vm, ref.migrationId, 'target')), 'removing the target VMIM', dst.name);
+      await orFail(src.delete('VirtualMachineInstanceMigration', m.source.namespace, vmimName(vm, ref.migrationId, 'source')), 'removing the source VMIM', src.name);
+      await orFail(dst.delete('VirtualMachineInstanceMigration', m.destination.namespace, vmimName(vm, ref.migrationId, 'target')), 'removing the target VMIM', dst.name);
       return { targetRunStrategy, sourceRunStrategy, enforced };
     },
   };

@@ -6,7 +6,7 @@
 import type { CreatedObject } from '../workflows/contract.js';
 import type { ActivityDeps, AttemptRef } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
-import { apiFailure, isAlreadyExists, notOurs } from './kube/errors.js';
+import { apiFailure, isAlreadyExists, notOurs, orFail } from './kube/errors.js';
 import type { KubeObject } from './kube/kinds.js';
 import { isOwnedBy, ownedMeta, ownerOf, vmimName } from './labels.js';
 
@@ -25,9 +25,7 @@ async function ensureVMIM(c: ClusterClient, ref: AttemptRef, side: 'source' | 't
     obj = await c.create('VirtualMachineInstanceMigration', namespace, body);
   } catch (e) {
     if (!isAlreadyExists(e)) throw apiFailure(e, what, c.name);
-    obj = await c.get('VirtualMachineInstanceMigration', namespace, name).catch((err) => {
-      throw apiFailure(err, what, c.name);
-    });
+    obj = await orFail(c.get('VirtualMachineInstanceMigration', namespace, name), what, c.name);
     if (!obj) throw apiFailure(e, what, c.name);
     if (!isOwnedBy(obj.metadata, ref.workflowId)) throw notOurs(c.name, 'VirtualMachineInstanceMigration', namespace, name, ownerOf(obj.metadata));
   }

@@ -7,7 +7,7 @@
 import type { Migration, PreflightIssue, PreflightReport } from '../workflows/contract.js';
 import type { ActivityDeps } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
-import { apiFailure, isNotFound } from './kube/errors.js';
+import { apiFailure, isNotFound, orFail } from './kube/errors.js';
 import { field, type KindName, type KubeObject } from './kube/kinds.js';
 import { parseBytes } from './kube/quantity.js';
 import { isOwnedBy } from './labels.js';
@@ -45,13 +45,9 @@ export function preflightActivities(deps: ActivityDeps) {
 
       /** GET; undefined when absent; any other API error fails the activity (retryable or not per apiFailure). */
       const get = (c: ClusterClient, kind: KindName, ns: string | undefined, name: string) =>
-        c.get(kind, ns, name).catch((e) => {
-          throw apiFailure(e, `reading ${kind} ${ns ? `${ns}/` : ''}${name}`, c.name, kind === 'Secret');
-        });
+        orFail(c.get(kind, ns, name), `reading ${kind} ${ns ? `${ns}/` : ''}${name}`, c.name, kind === 'Secret');
       const list = (c: ClusterClient, kind: KindName, what: string) =>
-        c.list(kind, undefined).catch((e) => {
-          throw apiFailure(e, what, c.name);
-        });
+        orFail(c.list(kind, undefined), what, c.name);
       const vmRef = `VM ${srcNs}/${m.source.name} on cluster ${src.name}`;
 
       // 1. KubeVirt on both sides: installed, gate on, a synchronization address advertised.

@@ -14,7 +14,7 @@
 import type { CreatedObject } from '../workflows/contract.js';
 import type { ActivityDeps, AttemptRef } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
-import { apiFailure, isAlreadyExists, notOurs } from './kube/errors.js';
+import { apiFailure, isAlreadyExists, notOurs, orFail } from './kube/errors.js';
 import { apiVersion, field, Kinds, type KindName, type KubeObject, type ObjectMeta } from './kube/kinds.js';
 import { formatBytes, parseBytes } from './kube/quantity.js';
 import { ANN_SOURCE, isOwnedBy, ownedMeta, ownerOf } from './labels.js';
@@ -59,9 +59,7 @@ export function prerequisiteActivities(deps: ActivityDeps) {
         void out.push({ cluster: dst.name, kind, namespace: ns, name: o.metadata.name, ...(o.metadata.uid ? { uid: o.metadata.uid } : {}) });
 
       const get = (c: ClusterClient, kind: KindName, namespace: string, name: string) =>
-        c.get(kind, namespace, name).catch((e) => {
-          throw apiFailure(e, `reading ${kind} ${namespace}/${name}`, c.name, kind === 'Secret');
-        });
+        orFail(c.get(kind, namespace, name), `reading ${kind} ${namespace}/${name}`, c.name, kind === 'Secret');
 
       /** Create; on AlreadyExists read back what is there (retrying if it vanished meanwhile). */
       const ensure = async (kind: KindName, body: KubeObject): Promise<{ object: KubeObject; created: boolean }> => {

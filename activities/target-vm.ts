@@ -8,7 +8,7 @@
  */
 import type { CreatedObject } from '../workflows/contract.js';
 import type { ActivityDeps, AttemptRef } from './context.js';
-import { apiFailure, isAlreadyExists, notOurs } from './kube/errors.js';
+import { apiFailure, isAlreadyExists, notOurs, orFail } from './kube/errors.js';
 import { apiVersion, field, Kinds, type KubeObject } from './kube/kinds.js';
 import { ANN_RESTORE_RUN_STRATEGY, isOwnedBy, ownedMeta, ownerOf } from './labels.js';
 import { qualifiedNetwork } from './vm-spec.js';
@@ -62,9 +62,7 @@ export function targetVMActivities(deps: ActivityDeps) {
       const ns = m.destination.namespace;
       const name = m.source.name;
       const what = `creating the receiver VM ${ns}/${name}`;
-      const source = await src.get('VirtualMachine', m.source.namespace, name).catch((e) => {
-        throw apiFailure(e, `reading the source VM ${m.source.namespace}/${name}`, src.name);
-      });
+      const source = await orFail(src.get('VirtualMachine', m.source.namespace, name), `reading the source VM ${m.source.namespace}/${name}`, src.name);
       if (!source) throw apiFailure({ code: 404, body: { reason: 'NotFound', message: 'the source VM is gone' } }, `reading VirtualMachine ${m.source.namespace}/${name}`, src.name);
       let vm: KubeObject | undefined;
       for (let i = 0; !vm; i++) {
@@ -72,9 +70,7 @@ export function targetVMActivities(deps: ActivityDeps) {
           vm = await dst.create('VirtualMachine', ns, receiverVM(source, ref));
         } catch (e) {
           if (!isAlreadyExists(e)) throw apiFailure(e, what, dst.name);
-          vm = await dst.get('VirtualMachine', ns, name).catch((err) => {
-            throw apiFailure(err, what, dst.name);
-          });
+          vm = await orFail(dst.get('VirtualMachine', ns, name), what, dst.name);
           if (vm && !isOwnedBy(vm.metadata, ref.workflowId)) throw notOurs(dst.name, 'VirtualMachine', ns, name, ownerOf(vm.metadata));
           if (!vm && i >= 2) throw apiFailure({ code: 503, body: { reason: 'Conflict', message: 'the VM keeps appearing and vanishing' } }, what, dst.name);
         }

@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes, type Observation } from '../workflows/contract.js';
 import type { ActivityDeps, AttemptRef } from './context.js';
-import { apiFailure } from './kube/errors.js';
+import { orFail } from './kube/errors.js';
 import { field } from './kube/kinds.js';
 import { ObjectWatch } from './kube/watch.js';
 import { vmimName } from './labels.js';
@@ -79,9 +79,7 @@ export function waitActivities(deps: ActivityDeps) {
       let lastReported: Observation | undefined;
       let lastReportAt = 0;
       try {
-        await Promise.all(Object.values(watches).map((w) => w.start())).catch((e) => {
-          throw apiFailure(e, `watching the migration of ${m.source.namespace}/${m.source.name}`, `${m.source.cluster}/${m.destination.cluster}`);
-        });
+        await orFail(Promise.all(Object.values(watches).map((w) => w.start())), `watching the migration of ${m.source.namespace}/${m.source.name}`, `${m.source.cluster}/${m.destination.cluster}`);
         for (;;) {
           const o: Observed = Object.fromEntries(Object.entries(watches).map(([k, w]) => [k, w.latest]));
           const obs = observation(o, now());

@@ -76,3 +76,10 @@ export function notOurs(cluster: string, kind: string, ns: string | undefined, n
     nonRetryable: true,
   });
 }
+
+/** Await `p`, turning any API error into the failure apiFailure maps it to: the one wrapper activities use. */
+export function orFail<T>(p: Promise<T>, what: string, cluster: string, sensitive = false): Promise<T> {
+  return p.catch((e: unknown) => {
+    throw apiFailure(e, what, cluster, sensitive);
+  });
+}
