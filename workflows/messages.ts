@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { MigrationStatus, Observation } from './contract.js';
+import type { PlanStatus } from './plan-contract.js';
 import type { Phase } from './phases.js';
 
 export interface ControlRequest {
@@ -37,3 +38,29 @@ export const extendSignal = defineSignal<[ExtendRequest]>('extend');
 
 /** Sent by the waiting activities (through the worker) when what they see changes. */
 export const observeSignal = defineSignal<[Observation]>('observe');
+
+// ---- plans --------------------------------------------------------------------------------------
+
+/** A child migration tells its plan where it stands (sent on every phase change and at the end). */
+export interface ChildReport {
+  workflowId: string;
+  phase: Phase;
+  attempt: number;
+  at: string;
+  diagnosis?: string;
+  error?: string;
+}
+
+export interface PlanControlAnswer {
+  accepted: true;
+  message: string;
+  /** The VMs the control was sent to. */
+  workflowIds: string[];
+}
+
+export const planStatusQuery = defineQuery<PlanStatus>('planStatus');
+export const childReportSignal = defineSignal<[ChildReport]>('childReport');
+export const retryStalledUpdate = defineUpdate<PlanControlAnswer, [ControlRequest]>('retryStalled');
+export const cancelPlanUpdate = defineUpdate<PlanControlAnswer, [ControlRequest]>('cancelPlan');
+export const retryStalledSignal = defineSignal<[ControlRequest]>('retryStalled');
+export const cancelPlanSignal = defineSignal<[ControlRequest]>('cancelPlan');

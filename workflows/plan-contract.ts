@@ -1,0 +1,149 @@
+/**
+ * The public contract of the plan workflow: many VMs from one source cluster to one destination
+ * cluster, with bounded concurrency. Both plan file formats (ferry's own and Forklift's `Plan`) are
+ * mapped onto this one input by client/plan/, and the workflow validates it again (a start from the
+ * Temporal CLI is checked like one from ferry's CLI).
+ */
+import { z } from 'zod';
+import { describeInputIssues, migrationInputSchema, optionsSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
+import type { Phase } from './phases.js';
+
+export const DEFAULT_MAX_IN_FLIGHT = 20;
+export const blockedPolicies = ['abort', 'skip'] as const;
+export type BlockedPolicy = (typeof blockedPolicies)[number];
+
+const PLAN_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** Per-VM and plan-wide options: the migration options, every one optional (defaults apply later). */
+const partialOptions = optionsSchema.partial();
+
+export const planVmSchema = z
+  .object({
+    namespace: z.string({ error: 'vms[].namespace is required' }).min(1, 'vms[].namespace is required'),
+    name: z.string({ error: 'vms[].name is required' }).min(1, 'vms[].name is required'),
+    /** Overrides the plan's destination namespace for this VM. */
+    targetNamespace: z.string().min(1).optional(),
+    /** Overrides the plan's options for this VM. */
+    options: partialOptions.optional(),
+  })
+  .strict();
+
+export const planInputSchema = z
+  .object({
+    name: z
+      .string({ error: 'name is required: a plan name (lower-case letters, digits, "-" and ".")' })
+      .min(1, 'name is required')
+      .max(100, 'name must be at most 100 characters')
+      .refine((v) => v === '' || PLAN_NAME.test(v), 'name must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit'),
+    source: z.object({ cluster: z.string({ error: 'source.cluster is required' }).min(1, 'source.cluster is required') }, { error: 'source is required: {cluster}' }).strict(),
+    destination: z
+      .object({
+        cluster: z.string({ error: 'destination.cluster is required' }).min(1, 'destination.cluster is required'),
+        /** Default target namespace; each VM defaults to its own namespace otherwise. */
+        namespace: z.string().min(1).optional(),
+      }, { error: 'destination is required: {cluster, namespace?}' })
+      .strict(),
+    storageClassMap: z.record(z.string(), z.string().min(1)).default({}),
+    networkMap: z.record(z.string(), z.string().min(1)).default({}),
+    vms: z.array(planVmSchema, { error: 'vms is required: a list of {namespace, name}' }).min(1, 'vms must list at least one VM'),
+    /** At most this many VM migrations run at once (Forklift's default is 20). */
+    maxInFlight: z
+      .number({ error: 'maxInFlight must be a number' })
+      .int('maxInFlight must be a whole number')
+      .min(1, 'maxInFlight must be at least 1')
+      .max(500, 'maxInFlight must be at most 500')
+      .default(DEFAULT_MAX_IN_FLIGHT),
+    /** What a preflight blocker on one VM does: abort the whole plan (nothing written) or skip that VM. */
+    onBlocked: z.enum(blockedPolicies, { error: `onBlocked must be one of ${blockedPolicies.join(', ')}` }).default('abort'),
+    /** Options for every VM (each VM's own options win). */
+    options: partialOptions.default({}),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const seen = new Set<string>();
+    p.vms.forEach((vm, i) => {
+      const key = `${vm.namespace}/${vm.name}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}]: ${key} is listed twice: remove the duplicate` });
+      seen.add(key);
+      // Each VM must also make a valid migration input: report its problems against the plan's field.
+      const checked = migrationInputSchema.safeParse(vmMigrationInput(p as PlanInputShape, vm));
+      if (!checked.success) for (const line of describeInputIssues(checked.error)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${key}): ${line}` });
+    });
+  });
+
+export type PlanInput = z.input<typeof planInputSchema>;
+export type Plan = z.output<typeof planInputSchema>;
+export type PlanVm = z.output<typeof planVmSchema>;
+type PlanInputShape = Pick<Plan, 'name' | 'source' | 'destination' | 'storageClassMap' | 'networkMap' | 'options'>;
+
+export function planWorkflowId(name: string): string {
+  return `plan/${name}`;
+}
+
+/** The child migration's input for one VM of a plan. */
+export function vmMigrationInput(p: PlanInputShape, vm: PlanVm): MigrationInput {
+  const namespace = vm.targetNamespace ?? p.destination.namespace;
+  return {
+    source: { cluster: p.source.cluster, namespace: vm.namespace, name: vm.name },
+    destination: { cluster: p.destination.cluster, ...(namespace ? { namespace } : {}) },
+    storageClassMap: p.storageClassMap,
+    networkMap: p.networkMap,
+    options: { ...p.options, ...(vm.options ?? {}) },
+    plan: p.name,
+  } as MigrationInput;
+}
+
+/** Where one VM of a plan stands, as the plan knows it. */
+export type PlanVmState = 'Pending' | 'Skipped' | Phase;
+
+export interface PlanVmStatus {
+  vm: string;
+  workflowId: string;
+  state: PlanVmState;
+  /** Set while the child is Stalled. */
+  diagnosis?: string;
+  error?: string;
+  blockers?: PreflightIssue[];
+  attempt?: number;
+  since?: string;
+}
+
+export type PlanPhase = 'Validating' | 'SyncingCertificates' | 'Migrating' | 'Cancelling' | 'Succeeded' | 'Completed' | 'Failed' | 'Cancelled';
+
+export interface PlanStatus {
+  workflowId: string;
+  name: string;
+  phase: PlanPhase;
+  source: string;
+  destination: string;
+  maxInFlight: number;
+  total: number;
+  /** Counts per VM state (Pending, Skipped, each migration phase). */
+  counts: Record<string, number>;
+  inFlight: number;
+  /** The most VMs ever in flight at once: the bound is observable. */
+  peakInFlight: number;
+  stalled: PlanVmStatus[];
+  failed: PlanVmStatus[];
+  skipped: PlanVmStatus[];
+  /** The VMs currently in flight (not Pending, not ended). */
+  active: PlanVmStatus[];
+  startedAt: string;
+  /** How many times the plan continued as new (bounded history). */
+  runs: number;
+  error?: string;
+}
+
+export interface PlanResult {
+  name: string;
+  outcome: 'Succeeded' | 'Completed' | 'Cancelled';
+  total: number;
+  succeeded: number;
+  rolledBack: number;
+  failed: number;
+  skipped: number;
+  vms: PlanVmStatus[];
+  durationMs: number;
+}
+
+export type { Migration };
