@@ -7,6 +7,7 @@ import { cleanupActivities } from './cleanup.js';
 import type { ActivityDeps } from './context.js';
 import { finalizeActivities } from './finalize.js';
 import { migrationActivities } from './migrations.js';
+import { planActivities } from './plan.js';
 import { preflightActivities } from './preflight.js';
 import { prerequisiteActivities } from './prerequisites.js';
 import { targetVMActivities } from './target-vm.js';
@@ -22,5 +23,6 @@ export function createActivities(deps: ActivityDeps) {
     ...waitActivities(deps),
     ...finalizeActivities(deps),
     ...cleanupActivities(deps),
+    ...planActivities(deps),
   };
 }

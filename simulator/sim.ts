@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { SimCluster } from './cluster.js';
 import type { SimTiming } from './controllers/context.js';
 import { DEFAULT_FIXTURES, fixturesFor, loadInto } from './fixtures.js';
+import { fleetManifests, type FleetOptions } from './fleet.js';
 import { kubeconfigYaml } from './kubeconfig.js';
 import { SimNetwork } from './network.js';
 
@@ -75,6 +76,14 @@ export class Simulator {
       if (Date.now() > deadline) throw new Error(`simulator did not settle within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /** Add a fleet of running VMs on the source (and its namespace on both sides); resolves once they run. */
+  async loadFleet(o: FleetOptions, timeoutMs = 120_000): Promise<void> {
+    const { source, destination } = fleetManifests(o);
+    loadInto(this.source.api.store, source);
+    loadInto(this.destination.api.store, destination);
+    await this.settled(timeoutMs);
   }
 
   cluster(name: string): SimCluster {

@@ -53,6 +53,7 @@ import {
   statusQuery,
 } from './messages.js';
 import { isAfterCutover, isTerminal, type Phase, type StepPhase } from './phases.js';
+import { planLink } from './plan-link.js';
 import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster, FerryStalled, FerryVm } from './search-attributes.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -109,6 +110,9 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
   const parsed = migrationInputSchema.safeParse(input);
   if (!parsed.success) {
     const issues = describeInputIssues(parsed.error);
+    const toPlan = planLink((input as { plan?: unknown } | null)?.plan === undefined ? undefined : String((input as { plan: unknown }).plan));
+    toPlan?.report({ phase: 'Failed', attempt: 1, error: `invalid migration input: ${issues.join('; ')}` });
+    await toPlan?.flush();
     throw ApplicationFailure.create({
       type: FailureTypes.InvalidInput,
       message: `invalid migration input:\n- ${issues.join('\n- ')}`,
@@ -118,6 +122,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
   }
   const m: Migration = parsed.data;
   const info = workflowInfo();
+  const toPlan = planLink(m.plan);
   const startedAt = Date.now();
   const nowIso = () => new Date().toISOString();
 
@@ -149,6 +154,12 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
       { key: FerryStalled, value: phase === 'Stalled' },
     ]);
     publish();
+    toPlan?.report({
+      phase,
+      attempt: status.attempt,
+      ...(phase === 'Stalled' && status.stall ? { diagnosis: status.stall.diagnosis } : {}),
+      ...(isTerminal(phase) && status.error ? { error: status.error } : {}),
+    });
   };
   const setDeadline = (at: number | undefined) => {
     deadlineAt = at;
@@ -341,9 +352,9 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     const dataGiB = Math.max(1, Math.ceil((report.memoryBytes + report.diskBytes) / GiB));
     completionBudget = Math.max(m.options.minCompletionTimeout, m.options.completionTimeoutPerGiB * dataGiB);
 
-    // 2. Certificates: each side's KubeVirt trusts the other's CA.
-    setPhase('SyncingCertificates');
-    await certificates(m.options, `sync KubeVirt CAs ${m.source.cluster} ⇄ ${m.destination.cluster}`).syncCertificates({ source: m.source.cluster, destination: m.destination.cluster, pollIntervalMs: m.options.pollInterval });
+    // 2. Certificates: each side's KubeVirt trusts the other's CA. A plan does this once for all its VMs.
+    setPhase('SyncingCertificates', toPlan ? `certificates synchronized by plan ${m.plan}` : undefined);
+    if (!toPlan) await certificates(m.options, `sync KubeVirt CAs ${m.source.cluster} ⇄ ${m.destination.cluster}`).syncCertificates({ source: m.source.cluster, destination: m.destination.cluster, pollIntervalMs: m.options.pollInterval });
     decided();
 
     // 3–6. Prerequisites, target VM, VMIM pair, state transfer; retried from scratch on request.
@@ -400,6 +411,8 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     }
     setPhase('Failed', reason);
     throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message: `${reason}; rolled back: the source VM keeps running`, nonRetryable: true });
+  } finally {
+    await toPlan?.flush();
   }
 }
 

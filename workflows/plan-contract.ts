@@ -9,6 +9,7 @@ import { describeInputIssues, migrationInputSchema, optionsSchema, type Migratio
 import type { Phase } from './phases.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 20;
+export const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
 export const blockedPolicies = ['abort', 'skip'] as const;
 export type BlockedPolicy = (typeof blockedPolicies)[number];
 
@@ -57,6 +58,16 @@ export const planInputSchema = z
     onBlocked: z.enum(blockedPolicies, { error: `onBlocked must be one of ${blockedPolicies.join(', ')}` }).default('abort'),
     /** Options for every VM (each VM's own options win). */
     options: partialOptions.default({}),
+    /**
+     * The plan continues as new once its history passes this many events, so a plan of thousands of
+     * VMs keeps a bounded history (Temporal's hard limit is 51,200 events).
+     */
+    historyEventLimit: z
+      .number({ error: 'historyEventLimit must be a number' })
+      .int('historyEventLimit must be a whole number')
+      .min(200, 'historyEventLimit must be at least 200')
+      .max(40_000, 'historyEventLimit must be at most 40000')
+      .default(DEFAULT_HISTORY_EVENT_LIMIT),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -74,7 +85,7 @@ export const planInputSchema = z
 export type PlanInput = z.input<typeof planInputSchema>;
 export type Plan = z.output<typeof planInputSchema>;
 export type PlanVm = z.output<typeof planVmSchema>;
-type PlanInputShape = Pick<Plan, 'name' | 'source' | 'destination' | 'storageClassMap' | 'networkMap' | 'options'>;
+export type PlanInputShape = Pick<Plan, 'name' | 'source' | 'destination' | 'storageClassMap' | 'networkMap' | 'options'>;
 
 export function planWorkflowId(name: string): string {
   return `plan/${name}`;

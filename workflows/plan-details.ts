@@ -1,0 +1,49 @@
+/**
+ * What the Temporal Web UI shows for a plan: counts per phase, the overall progress, every stalled VM
+ * with its diagnosis, the failures, and the commands that act on the plan.
+ */
+import type { Plan, PlanStatus } from './plan-contract.js';
+
+export function planSummary(p: Plan): string {
+  return `Migration plan ${p.name}: ${p.vms.length} VM(s) ${p.source.cluster} → ${p.destination.cluster}${p.destination.namespace ? `/${p.destination.namespace}` : ''}, ${p.maxInFlight} at a time`;
+}
+
+export function planCommands(workflowId: string): string[] {
+  return [
+    `temporal workflow update execute -w '${workflowId}' --name retryStalled`,
+    `temporal workflow update execute -w '${workflowId}' --name cancelPlan --input '{"reason":"..."}'`,
+  ];
+}
+
+/** How many VMs have ended (any outcome), for the overall bar. */
+export function planDone(s: PlanStatus): number {
+  return ['Succeeded', 'RolledBack', 'Failed', 'Skipped'].reduce((n, k) => n + (s.counts[k] ?? 0), 0);
+}
+
+const LIST_LIMIT = 20;
+
+export function planDetails(s: PlanStatus): string {
+  const done = planDone(s);
+  const lines = [
+    `### Plan ${s.phase}: ${done}/${s.total} VM(s) done, ${s.inFlight} in flight (max ${s.maxInFlight})`,
+    '',
+    Object.entries(s.counts)
+      .map(([k, n]) => `${k}: **${n}**`)
+      .join(' · '),
+  ];
+  if (s.stalled.length) {
+    lines.push('', `**${s.stalled.length} stalled** (retry them all with \`retryStalled\`):`);
+    for (const v of s.stalled.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\` (\`${v.workflowId}\`): ${v.diagnosis ?? 'no diagnosis yet'}`);
+  }
+  if (s.failed.length) {
+    lines.push('', `**${s.failed.length} failed or rolled back:**`);
+    for (const v of s.failed.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\`: ${v.state}${v.error ? `: ${v.error}` : ''}`);
+  }
+  if (s.skipped.length) {
+    lines.push('', `**${s.skipped.length} skipped:**`);
+    for (const v of s.skipped.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\`: ${v.blockers?.map((b) => `[${b.code}] ${b.message}`).join('; ') ?? v.error ?? ''}`);
+  }
+  if (!['Succeeded', 'Completed', 'Failed', 'Cancelled'].includes(s.phase)) lines.push('', 'Act on the plan with:', '```', ...planCommands(s.workflowId), '```');
+  if (s.runs) lines.push('', `Continued as new ${s.runs} time(s) to keep the history bounded.`);
+  return lines.join('\n');
+}
