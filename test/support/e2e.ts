@@ -36,12 +36,13 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { sim?: SimulatorOptions; inProcessWorker?: boolean } = {}): Promise<Stack> {
+/** `ui: true` starts the dev server's Web UI on a free port (`stack.server.uiUrl`); default headless. */
+export async function startStack(opts: { sim?: SimulatorOptions; inProcessWorker?: boolean; ui?: boolean } = {}): Promise<Stack> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
-  const [server, sim] = await Promise.all([startDevServer({ uiPort: false }), startSim(opts.sim)]);
+  const [server, sim] = await Promise.all([startDevServer(opts.ui ? {} : { uiPort: false }), startSim(opts.sim)]);
   const dir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
   const kubeconfigFile = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigFile, sim.kubeconfig(), { mode: 0o600 });
