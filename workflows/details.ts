@@ -25,38 +25,66 @@ const pct = (s: MigrationStatus) => {
   return p && p.totalBytes > 0 ? Math.min(100, Math.floor((100 * p.processedBytes) / p.totalBytes)) : undefined;
 };
 
-export function commands(workflowId: string): string[] {
+/** The Temporal CLI commands that decide a stalled migration (`--namespace` only outside `default`). */
+export function commands(workflowId: string, namespace = 'default'): string[] {
+  const ns = namespace === 'default' ? '' : ` --namespace ${namespace}`;
   return [
-    `temporal workflow update execute -w '${workflowId}' --name retry`,
-    `temporal workflow update execute -w '${workflowId}' --name extend --input '{"by":"10m"}'`,
-    `temporal workflow update execute -w '${workflowId}' --name cancel --input '{"reason":"..."}'`,
+    `temporal workflow update execute -w '${workflowId}' --name retry${ns}`,
+    `temporal workflow update execute -w '${workflowId}' --name extend --input '{"by":"10m"}'${ns}`,
+    `temporal workflow update execute -w '${workflowId}' --name cancel --input '{"reason":"..."}'${ns}`,
   ];
 }
 
-export function currentDetails(s: MigrationStatus): string {
+const HEADLINE_MARK: Record<string, string> = { Succeeded: '✅', RolledBack: '↩️', Failed: '❌', Stalled: '⛔', RollingBack: '↩️' };
+const DEADLINE_TEXT: Record<string, string> = {
+  receiverReady: 'the receiver VM did not become ready in time',
+  syncAddress: 'no synchronization address was published in time',
+  handshake: 'the handshake deadline passed',
+  completion: 'the transfer did not complete in time',
+};
+const clock = (iso: string) => `${iso.slice(11, 19)} UTC`;
+const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
+
+/**
+ * Markdown for the Web UI's "Current details". The pane is cut to its content height, so what an
+ * operator needs most (the headline, the facts, a stall's diagnosis and commands) comes first.
+ */
+export function currentDetails(s: MigrationStatus, namespace = 'default'): string {
   const current = s.stall ? stepIndex(s.stall.phase) : stepIndex(s.phase);
   const done = s.phase === 'Succeeded' ? STEPS.length : current;
+  const ended = isTerminal(s.phase);
+  const attempt = s.attempt > 1 ? ` (attempt ${s.attempt})` : '';
   const lines: string[] = [];
-  lines.push(`### ${s.phase}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}`);
-  if (s.stall) {
-    lines.push(`**Stalled in ${s.stall.phase}** since ${s.stall.since}: ${s.stall.diagnosis}`);
-    lines.push('', 'Decide with one of:', '```', ...commands(s.workflowId), '```');
+  const mark = HEADLINE_MARK[s.phase] ?? '▶️';
+  lines.push(s.stall ? `### ${mark} Stalled in ${s.stall.phase}${attempt}: ${DEADLINE_TEXT[s.stall.deadline] ?? s.stall.deadline}` : `### ${mark} ${s.phase}${attempt}`);
+  if (s.phase === 'Succeeded') {
+    const took = Date.parse(s.phaseSince) - Date.parse(s.history[0]?.at ?? s.phaseSince);
+    lines.push(`Succeeded in ${formatDuration(took)} after ${s.attempt} attempt(s); the VM now runs on ${code(`${s.destination.cluster}/${s.destination.namespace}`)}.`);
   }
-  if (s.error) lines.push(`**Error:** ${s.error}`);
+  const facts: string[] = [];
+  facts.push(`**Since** ${clock(s.stall?.since ?? s.phaseSince)}`);
+  if (s.deadline && !ended) facts.push(`**Deadline** ${clock(s.deadline)}`);
+  if (s.migrationId) facts.push(`**Migration ID:** ${s.migrationId}`);
+  if (pct(s) !== undefined && !ended) facts.push(`**Copied** ${pct(s)}%`);
+  lines.push('', ...facts.map((f) => `- ${f}`));
+  if (s.stall) {
+    lines.push('', `**Diagnosis:** ${s.stall.diagnosis}`, '', 'Decide with one of (retry after fixing the cause; extend to wait longer; cancel to roll back, the source VM keeps running):', '```', ...commands(s.workflowId, namespace), '```');
+  }
+  if (s.error) lines.push('', `**Error:** ${code(s.error)}`);
   lines.push('');
   STEPS.forEach((step, i) => {
-    const mark = i < done ? '✅' : i === current && !isTerminal(s.phase) ? (s.stall ? '⛔' : '▶️') : '⬜';
+    const mark = i < done ? '✅' : i === current && !ended ? (s.stall ? '⛔' : '▶️') : '⬜';
     let line = `${mark} ${step.title}`;
-    if (i === current && !isTerminal(s.phase)) line += `: ${step.doing}`;
+    if (i === current && !ended) line += s.stall ? ': stalled, waiting for a decision' : `: ${step.doing}`;
     if (step.phase === 'Synchronizing' && pct(s) !== undefined) line += ` (${pct(s)}% copied)`;
-    lines.push(line + '  ');
+    lines.push(`${line}  `);
   });
   const o = s.observed;
-  if (o && (o.sourceVMIM || o.targetVMIM)) {
-    lines.push('', `VMIM source: \`${o.sourceVMIM ?? '-'}\`, target: \`${o.targetVMIM ?? '-'}\`${o.syncAddress ? `, sync address \`${o.syncAddress}\`` : ''}`);
-  }
-  if (o?.blocked) lines.push(`Blocked (${o.blockedSide}): ${o.blocked}`);
-  if (s.deadline && !isTerminal(s.phase)) lines.push(`Deadline: ${s.deadline}`);
-  if (s.migrationId) lines.push(`Migration ID: \`${s.migrationId}\``);
+  const more: string[] = [];
+  if (o?.sourceVMIM || o?.targetVMIM) more.push(`VMIM source ${code(o.sourceVMIM ?? '-')}, target ${code(o.targetVMIM ?? '-')}`);
+  if (o?.syncAddress) more.push(`Sync address ${code(o.syncAddress)}`);
+  // While stalled the diagnosis already says what the blocked condition says.
+  if (o?.blocked && !s.stall) more.push(`Blocked (${o.blockedSide}): ${code(o.blocked)}`);
+  if (more.length) lines.push('', ...more.map((m) => `- ${m}`));
   return lines.join('\n');
 }

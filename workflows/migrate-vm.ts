@@ -144,7 +144,7 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
   let autoRetries = 0;
   let waitingNow = false;
 
-  const publish = () => setCurrentDetails(currentDetails(status));
+  const publish = () => setCurrentDetails(currentDetails(status, info.namespace));
   const setPhase = (phase: Phase, note?: string) => {
     status.phase = phase;
     status.phaseSince = nowIso();
