@@ -8,15 +8,19 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, rolledBack: 3, refused: 4 } as
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_CODES_HELP = `Exit codes:
-  0  ok (for migrate --wait: the migration succeeded)
-  1  failed (the migration failed, or an error talking to Temporal)
+  0  ok (migrate --wait, watch: every migration succeeded; validate: no blockers)
+  1  failed (a migration failed, validate found blockers, or an error talking to Temporal or a cluster)
   2  usage or validation error (nothing was sent)
-  3  rolled back (migrate --wait)
+  3  rolled back (migrate --wait, watch: a migration rolled back, none failed)
   4  refused (the workflow refused the control, with its reason)`;
 
 export const CONNECTION_HELP = `Connection (default: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_PROFILE, else localhost:7233, default):
   --address host:port   Temporal frontend address
   --namespace ns        Temporal namespace`;
+
+export const KUBECONFIG_HELP = `Clusters (each kubeconfig context is a cluster of that name):
+  --kubeconfig FILE     kubeconfig to read (default: FERRY_KUBECONFIG, else the first file of
+                        KUBECONFIG, else ~/.kube/config)`;
 
 /** A problem with the command line: reported on stderr with exit 2, nothing sent. */
 export class UsageError extends Error {

@@ -1,6 +1,20 @@
-/** Plain-text tables: padded columns, no colours (output is often piped). */
+/** Plain-text tables and units: padded columns, no colours (output is often piped). */
 export function table(headers: string[], rows: string[][], opts: { header?: boolean } = {}): string {
   const all = opts.header === false ? rows : [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(0, ...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+}
+
+const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** Bytes with a binary unit: 512 B, 1.5 KiB, 10.0 GiB. */
+export function bytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '?';
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < BINARY.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${BINARY[i]}`;
 }

@@ -1,130 +1,185 @@
 /**
- * `npm run sim:control -- [--kubeconfig FILE] [--context source|destination] COMMAND`: change a running
- * simulator's faults from a terminal. It talks to the cluster's `/sim/v1/...` endpoints with the
- * kubeconfig's server, CA and token, as any client would.
+ * `npm run sim:control -- [--kubeconfig FILE] [--context source|destination] COMMAND` (also
+ * `ferry sim COMMAND`): change a running simulator's faults from a terminal. It talks to the cluster's
+ * `/sim/v1/...` endpoints with the kubeconfig's server, CA and token, as any client would. The
+ * functions are exported for the ferry CLI; run directly, this file is the npm script.
  */
 import { request } from 'node:https';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 
-const USAGE = `usage: npm run sim:control -- [--kubeconfig FILE] [--context NAME] COMMAND
-
-commands:
-  faults show                         current fault configuration and counters
+export const CONTROL_COMMANDS_HELP = `  faults show                         current fault configuration and counters
   faults clear                        remove all faults
   faults set [--error-rate R] [--code 500|503|429] [--retry-after S] [--verbs get,list,...]
              [--resources virtualmachines,...] [--latency MIN-MAX] [--watch-drop-rate R] [--seed N]
   partition on|off                    cut or heal the network between the clusters' sync endpoints
   sync-controller stop|start          stop or start this cluster's synchronization controller
   drop-watches                        cut every open watch stream now
-  metrics                             request counts and latency of this cluster's API server
+  metrics                             request counts and latency of this cluster's API server`;
+
+const USAGE = `usage: npm run sim:control -- [--kubeconfig FILE] [--context NAME] COMMAND
+
+commands:
+${CONTROL_COMMANDS_HELP}
 
 defaults: --kubeconfig .state/sim/kubeconfig, --context source`;
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    kubeconfig: { type: 'string', default: '.state/sim/kubeconfig' },
-    context: { type: 'string', default: 'source' },
-    'error-rate': { type: 'string' },
-    code: { type: 'string', default: '500' },
-    'retry-after': { type: 'string', default: '1' },
-    verbs: { type: 'string' },
-    resources: { type: 'string' },
-    latency: { type: 'string' },
-    'watch-drop-rate': { type: 'string' },
-    seed: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+/** The first words of every control command: how a caller tells a control command from other input. */
+export const CONTROL_COMMANDS = ['faults', 'partition', 'sync-controller', 'drop-watches', 'metrics'] as const;
 
-function fail(msg: string): never {
-  console.error(`${msg}\n\n${USAGE}`);
-  process.exit(2);
-}
-
-function num(v: string | undefined, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) fail(`--${flag} must be a number between ${min} and ${max}, got "${v}"`);
-  return n;
-}
-
-function faultConfig() {
-  const rate = num(values['error-rate'], 'error-rate', 0, 1);
-  const code = num(values.code, 'code');
-  if (![500, 503, 429].includes(code!)) fail(`--code must be 500, 503 or 429, got "${values.code}"`);
-  const latency = values.latency?.split('-').map((x) => num(x, 'latency'));
-  if (values.latency && (latency!.length !== 2 || latency![0]! > latency![1]!)) fail(`--latency must be MIN-MAX in milliseconds, e.g. 20-80`);
-  return {
-    errors: rate
-      ? [{ rate, code, retryAfterSeconds: num(values['retry-after'], 'retry-after'), ...(values.verbs ? { verbs: values.verbs.split(',') } : {}), ...(values.resources ? { resources: values.resources.split(',') } : {}) }]
-      : [],
-    ...(latency ? { latencyMs: { min: latency[0], max: latency[1] } } : {}),
-    ...(values['watch-drop-rate'] ? { watchDropRatePerSecond: num(values['watch-drop-rate'], 'watch-drop-rate', 0, 1) } : {}),
-    ...(values.seed ? { seed: num(values.seed, 'seed') } : {}),
-  };
-}
-
-function route(): [string, string, unknown?] {
-  const [what, arg] = positionals;
-  switch (what) {
-    case 'faults':
-      if (arg === 'show') return ['GET', 'faults'];
-      if (arg === 'clear') return ['DELETE', 'faults'];
-      if (arg === 'set') return ['PUT', 'faults', faultConfig()];
-      return fail('faults needs show, clear or set');
-    case 'partition':
-      if (arg !== 'on' && arg !== 'off') fail('partition needs on or off');
-      return ['PUT', 'network', { partitioned: arg === 'on' }];
-    case 'sync-controller':
-      if (arg !== 'stop' && arg !== 'start') fail('sync-controller needs stop or start');
-      return ['PUT', 'sync-controller', { running: arg === 'start' }];
-    case 'drop-watches':
-      return ['DELETE', 'watches'];
-    case 'metrics':
-      return ['GET', 'metrics'];
-    default:
-      return fail(what ? `unknown command "${what}"` : 'a command is required');
+/** A bad command line: the caller reports the message and exits 2. */
+export class ControlArgsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlArgsError';
   }
 }
 
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
+export interface ControlRequest {
+  kubeconfig: string;
+  context: string;
+  method: string;
+  /** Below `/sim/v1/`. */
+  path: string;
+  body?: unknown;
+  help: boolean;
 }
-const [method, path, body] = route();
-const kc = new KubeConfig();
-try {
-  kc.loadFromFile(values.kubeconfig!);
-  kc.setCurrentContext(values.context!);
-} catch (e) {
-  fail(`cannot use context "${values.context}" of ${values.kubeconfig}: ${(e as Error).message}`);
+
+export function parseControlArgs(argv: string[], defaults: { kubeconfig?: string; context?: string } = {}): ControlRequest {
+  let values, positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        kubeconfig: { type: 'string', default: defaults.kubeconfig ?? '.state/sim/kubeconfig' },
+        context: { type: 'string', default: defaults.context ?? 'source' },
+        'error-rate': { type: 'string' },
+        code: { type: 'string', default: '500' },
+        'retry-after': { type: 'string', default: '1' },
+        verbs: { type: 'string' },
+        resources: { type: 'string' },
+        latency: { type: 'string' },
+        'watch-drop-rate': { type: 'string' },
+        seed: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (e) {
+    throw new ControlArgsError((e as Error).message.replace(/\. To specify a positional.*$/s, ''));
+  }
+  const base = { kubeconfig: values.kubeconfig, context: values.context, help: values.help };
+  if (values.help) return { ...base, method: 'GET', path: '' };
+
+  const fail = (msg: string): never => {
+    throw new ControlArgsError(msg);
+  };
+  const num = (v: string | undefined, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) fail(`--${flag} must be a number between ${min} and ${max}, got "${v}"`);
+    return n;
+  };
+  const faultConfig = () => {
+    const rate = num(values['error-rate'], 'error-rate', 0, 1);
+    const code = num(values.code, 'code');
+    if (![500, 503, 429].includes(code!)) fail(`--code must be 500, 503 or 429, got "${values.code}"`);
+    const latency = values.latency?.split('-').map((x) => num(x, 'latency'));
+    if (values.latency && (latency!.length !== 2 || latency![0]! > latency![1]!)) fail(`--latency must be MIN-MAX in milliseconds, e.g. 20-80`);
+    return {
+      errors: rate
+        ? [{ rate, code, retryAfterSeconds: num(values['retry-after'], 'retry-after'), ...(values.verbs ? { verbs: values.verbs.split(',') } : {}), ...(values.resources ? { resources: values.resources.split(',') } : {}) }]
+        : [],
+      ...(latency ? { latencyMs: { min: latency[0], max: latency[1] } } : {}),
+      ...(values['watch-drop-rate'] ? { watchDropRatePerSecond: num(values['watch-drop-rate'], 'watch-drop-rate', 0, 1) } : {}),
+      ...(values.seed ? { seed: num(values.seed, 'seed') } : {}),
+    };
+  };
+
+  const [what, arg] = positionals;
+  const route = (): [string, string, unknown?] => {
+    switch (what) {
+      case 'faults':
+        if (arg === 'show') return ['GET', 'faults'];
+        if (arg === 'clear') return ['DELETE', 'faults'];
+        if (arg === 'set') return ['PUT', 'faults', faultConfig()];
+        return fail('faults needs show, clear or set');
+      case 'partition':
+        if (arg !== 'on' && arg !== 'off') fail('partition needs on or off');
+        return ['PUT', 'network', { partitioned: arg === 'on' }];
+      case 'sync-controller':
+        if (arg !== 'stop' && arg !== 'start') fail('sync-controller needs stop or start');
+        return ['PUT', 'sync-controller', { running: arg === 'start' }];
+      case 'drop-watches':
+        return ['DELETE', 'watches'];
+      case 'metrics':
+        return ['GET', 'metrics'];
+      default:
+        return fail(what ? `unknown command "${what}"` : 'a command is required');
+    }
+  };
+  const [method, path, body] = route();
+  const words = what === 'drop-watches' || what === 'metrics' ? 1 : 2;
+  if (positionals.length > words) fail(`unexpected argument "${positionals[words]}"`);
+  return { ...base, method, path, ...(body !== undefined ? { body } : {}) };
 }
-const cluster = kc.getCurrentCluster();
-const token = kc.getCurrentUser()?.token;
-if (!cluster || !token) fail(`context "${values.context}" has no cluster or no token`);
-const url = new URL(`/sim/v1/${path}`, cluster.server);
-const payload = body === undefined ? undefined : JSON.stringify(body);
-const res = await new Promise<{ code: number; text: string }>((resolve, reject) => {
-  const req = request(
-    url,
-    {
-      method,
-      ca: cluster.caData ? Buffer.from(cluster.caData, 'base64') : undefined,
-      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
-    },
-    (r) => {
-      let text = '';
-      r.on('data', (d: Buffer) => (text += d.toString()));
-      r.on('end', () => resolve({ code: r.statusCode ?? 0, text }));
-    },
-  );
-  req.on('error', reject);
-  req.end(payload);
-});
-if (res.code >= 300) {
-  console.error(`${values.context}: HTTP ${res.code}: ${res.text}`);
-  process.exit(1);
+
+/**
+ * Send a control request to the cluster of the kubeconfig context; resolves with the endpoint's JSON
+ * answer. A missing context, a non-2xx answer or an unreachable server is thrown as an Error.
+ */
+export async function sendControl(req: ControlRequest): Promise<unknown> {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(req.kubeconfig);
+    kc.setCurrentContext(req.context);
+  } catch (e) {
+    throw new ControlArgsError(`cannot use context "${req.context}" of ${req.kubeconfig}: ${(e as Error).message}`);
+  }
+  const cluster = kc.getCurrentCluster();
+  const token = kc.getCurrentUser()?.token;
+  if (!cluster || !token) throw new ControlArgsError(`context "${req.context}" of ${req.kubeconfig} has no cluster or no token`);
+  const url = new URL(`/sim/v1/${req.path}`, cluster.server);
+  const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
+  const res = await new Promise<{ code: number; text: string }>((done, reject) => {
+    const r = request(
+      url,
+      {
+        method: req.method,
+        ca: cluster.caData ? Buffer.from(cluster.caData, 'base64') : undefined,
+        headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+      },
+      (answer) => {
+        let text = '';
+        answer.on('data', (d: Buffer) => (text += d.toString()));
+        answer.on('end', () => done({ code: answer.statusCode ?? 0, text }));
+      },
+    );
+    r.on('error', (e) => reject(new Error(`${req.context} (${url.origin}): ${e.message}: is the simulator running?`)));
+    r.end(payload);
+  });
+  if (res.code >= 300) throw new Error(`${req.context}: HTTP ${res.code}: ${res.text}`);
+  return JSON.parse(res.text) as unknown;
 }
-console.log(JSON.stringify(JSON.parse(res.text), null, 2));
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (isMain) {
+  try {
+    const req = parseControlArgs(process.argv.slice(2));
+    if (req.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    console.log(JSON.stringify(await sendControl(req), null, 2));
+  } catch (e) {
+    if (e instanceof ControlArgsError) {
+      console.error(`${e.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    console.error((e as Error).message);
+    process.exit(1);
+  }
+}

@@ -5,6 +5,7 @@ import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, o
 import { describeInputIssues, migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type MigrationInput, type MigrationResult, type MigrationStatus } from '../../workflows/contract.js';
 import { staticDetails, staticSummary } from '../../workflows/details.js';
 import { statusQuery } from '../../workflows/messages.js';
+import { ending } from '../progress.js';
 
 export const migrateHelp = `Usage: ferry migrate <namespace>/<vm> --from <cluster> --to <cluster> [options]
 
@@ -116,17 +117,10 @@ async function follow(handle: WorkflowHandle): Promise<ExitCode> {
   }
   const final = await show();
   const outcome = await result;
-  if (outcome.ok) {
-    if (outcome.r.outcome === 'Succeeded') {
-      console.log(`Succeeded after ${outcome.r.attempts} attempt(s) in ${(outcome.r.durationMs / 1000).toFixed(1)} s (migration ID ${outcome.r.migrationId})`);
-      return EXIT.ok;
-    }
-    console.log(`RolledBack: ${outcome.r.reason ?? 'no reason given'}; the source VM keeps running`);
-    return EXIT.rolledBack;
-  }
-  if (outcome.e instanceof WorkflowFailedError && final?.phase === 'RolledBack') {
-    console.log(`RolledBack: ${reasonOf(outcome.e)}`);
-    return EXIT.rolledBack;
-  }
-  throw new ExitError(`Failed: ${reasonOf(outcome.e)}`, EXIT.failed);
+  const end = outcome.ok
+    ? ending({ ok: true, result: outcome.r })
+    : ending({ ok: false, message: reasonOf(outcome.e), ...(outcome.e instanceof WorkflowFailedError && final ? { finalPhase: final.phase } : {}) });
+  if (end.code === EXIT.failed) throw new ExitError(end.text, EXIT.failed);
+  console.log(end.text);
+  return end.code;
 }
