@@ -22,6 +22,8 @@ export interface FerryWorkerOptions {
   clusters: ClusterRegistry;
   taskQueue?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Workflows kept in memory between tasks (the SDK's default scales with the heap). */
+  maxCachedWorkflows?: number;
   log?: (msg: string) => void;
 }
 
@@ -38,5 +40,6 @@ export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> 
     activities: createActivities({ clusters: o.clusters, report, ...(o.log ? { log: o.log } : {}) }),
     // Rollback and finalize must be able to finish when the worker is asked to stop.
     shutdownGraceTime: '30s',
+    ...(o.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: o.maxCachedWorkflows } : {}),
   });
 }

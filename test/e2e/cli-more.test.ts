@@ -4,7 +4,6 @@
  * (dev server, simulator, in-process worker).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import type { ListedMigration } from '../../client/commands/list.js';
 import type { ValidateResult } from '../../client/commands/validate.js';
-import { REPO_ROOT } from '../../tools/temporal-cli.js';
 import type { MigrationStatus } from '../../workflows/contract.js';
 import { ALL_PHASES, STEPS } from '../../workflows/phases.js';
+import { startFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
 import { apiError, clients, simControl } from '../support/sim.js';
 
@@ -32,64 +31,7 @@ after(async () => {
   await stack?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  out(): string;
-  /** Resolves when stdout matches, fails after `timeoutMs` or when the process ends first. */
-  waitFor(re: RegExp, timeoutMs: number): Promise<void>;
-  done: Promise<Run>;
-}
-
-/** The CLI as a child process, as a user runs it; stdout and stderr are pipes (not a terminal). */
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  const base: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default' };
-  delete base.FERRY_KUBECONFIG;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'client/main.ts', ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let ended = false;
-  const waiters = new Set<() => void>();
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    for (const w of waiters) w();
-  });
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      ended = true;
-      for (const w of waiters) w();
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return {
-    child,
-    out: () => stdout,
-    done,
-    waitFor: (re, timeoutMs) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (re.test(stdout)) finish(resolve);
-          else if (ended) finish(() => reject(new Error(`ferry ${args.join(' ')} ended before printing ${re}; stdout:\n${stdout}\nstderr:\n${stderr}`)));
-        };
-        const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re}; stdout:\n${stdout}\nstderr:\n${stderr}`))), timeoutMs);
-        const finish = (f: () => void) => {
-          clearTimeout(timer);
-          waiters.delete(check);
-          f();
-        };
-        waiters.add(check);
-        check();
-      }),
-  };
-}
-
+const start = (args: string[], env: NodeJS.ProcessEnv = {}) => startFerry(stack, args, env);
 const ferry = (...args: string[]) => start(args).done;
 const ferryEnv = (env: NodeJS.ProcessEnv, ...args: string[]) => start(args, env).done;
 

@@ -4,7 +4,6 @@
  * JSON status parsed, refusals exit 4, and a stalled plan seen, listed and cancelled from the CLI.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { fleetVmName } from '../../simulator/fleet.js';
 import { REPO_ROOT } from '../../tools/temporal-cli.js';
 import type { PlanStatus } from '../../workflows/plan-contract.js';
+import { runFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
 import { clients, eventually, kubevirt, path } from '../support/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
@@ -29,24 +29,7 @@ afterEach(async () => {
   await stack.sim.partition(false);
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function ferry(...args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default', FERRY_KUBECONFIG: stack.kubeconfigFile };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'client/main.ts', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const ferry = (...args: string[]) => runFerry(stack, args, { FERRY_KUBECONFIG: stack.kubeconfigFile });
 
 const FORKLIFT = join(REPO_ROOT, 'examples', 'forklift-plan.yaml');
 const FAST = { pollInterval: '200ms', receiverReadyTimeout: '20s', syncAddressTimeout: '20s', minCompletionTimeout: '60s' };

@@ -4,11 +4,10 @@
  * exit codes that go with them.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT } from '../../tools/temporal-cli.js';
 import type { MigrationResult, MigrationStatus } from '../../workflows/contract.js';
 import type { ListedMigration } from '../../client/commands/list.js';
+import { runFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
 
 let stack: Stack;
@@ -20,24 +19,7 @@ after(async () => {
   await stack?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function ferry(...args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default' };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'client/main.ts', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const ferry = (...args: string[]) => runFerry(stack, args);
 
 const FAST_OPTIONS = ['--option', 'pollInterval=200ms', '--option', 'receiverReadyTimeout=20s', '--option', 'syncAddressTimeout=20s', '--option', 'minCompletionTimeout=60s'];
 const migrate = (vm: string, ...extra: string[]) => ferry('migrate', `demo/${vm}`, '--from', 'source', '--to', 'destination', ...FAST_OPTIONS, ...extra);
@@ -143,12 +125,24 @@ describe('ferry CLI', () => {
     assert.equal(result.attempts, 2);
   });
 
-  it('cancel of a stalled db-01 rolls back (exit 0); status shows RolledBack', async () => {
+  it('extend of a stalled db-01 resumes the wait with a new deadline; a bad --by is refused (exit 4); cancel rolls back (exit 0)', async () => {
     await stack.sim.partition(true);
     try {
       const start = await migrate('db-01', '--option', 'handshakeTimeout=2s');
       assert.equal(start.code, 0, start.stderr);
       await until('db-01 Stalled', 45_000, async () => ((await statusOf(id('db-01')))?.phase === 'Stalled' ? true : undefined));
+      const missing = await ferry('extend', id('db-01'));
+      assert.equal(missing.code, 2, 'extend without --by is a usage error');
+      const bad = await ferry('extend', id('db-01'), '--by', 'soon');
+      assert.equal(bad.code, 4, bad.stderr);
+      assert.match(bad.stderr, /"by" must be a positive duration/);
+      const before = Date.now();
+      const extend = await ferry('extend', id('db-01'), '--by', '10m', '--reason', 'vendor is looking');
+      assert.equal(extend.code, 0, extend.stderr);
+      assert.match(extend.stdout, /deadline extended by 10m/);
+      const waiting = await statusOf(id('db-01'));
+      assert.equal(waiting?.phase, 'Synchronizing', 'back to waiting');
+      assert.ok(Date.parse(waiting!.deadline!) >= before + 9 * 60_000, `deadline ${waiting?.deadline}`);
       const cancel = await ferry('cancel', id('db-01'), '--reason', 'change window over');
       assert.equal(cancel.code, 0, cancel.stderr);
       assert.match(cancel.stdout, /rolling back/);

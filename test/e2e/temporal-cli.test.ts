@@ -12,13 +12,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureTemporalCli, REPO_ROOT } from '../../tools/temporal-cli.js';
+import { ensureTemporalCli } from '../../tools/temporal-cli.js';
 import { DEFAULT_OPTIONS, migrationInputSchema, type MigrationResult, type MigrationStatus } from '../../workflows/contract.js';
 import { staticSummary } from '../../workflows/details.js';
 import { startStack, type Stack } from '../support/e2e.js';
+import { fencedBlocks, readmeSection, shellWords } from '../support/readme.js';
 import { clients, eventually, kubevirt, path } from '../support/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
 
@@ -30,65 +29,6 @@ const TYPO_ID = 'migration/source/demo/typo';
 // ---------------------------------------------------------------------------------------------------
 // The README section, as commands
 // ---------------------------------------------------------------------------------------------------
-
-/** The section's text, from its heading to the next `## ` heading. */
-function readmeSection(): string {
-  const text = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const start = text.indexOf(`\n${SECTION}\n`);
-  assert.ok(start >= 0, `README.md has no "${SECTION}" section`);
-  const end = text.indexOf('\n## ', start + SECTION.length + 2);
-  return text.slice(start, end < 0 ? undefined : end);
-}
-
-/** The bodies of the fenced blocks of one language in `md`. */
-function fencedBlocks(md: string, lang: string): string[] {
-  return [...md.matchAll(new RegExp('^```' + lang + '\\n([\\s\\S]*?)^```$', 'gm'))].map((m) => m[1]!);
-}
-
-/**
- * POSIX shell words for the plain commands a README holds: single quotes, double quotes, backslash
- * escapes and `#` comments. Expansions, globs, pipes and redirections are refused rather than guessed,
- * so a README command that needs a shell fails here loudly.
- */
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated ' in: ${line}`);
-      word += line.slice(i + 1, end);
-      i = end;
-      inWord = true;
-    } else if (c === '"') {
-      for (i++; i < line.length && line[i] !== '"'; i++) {
-        if (line[i] === '$' || line[i] === '`') throw new Error(`README commands must not need shell expansion: ${line}`);
-        if (line[i] === '\\' && '"\\$`'.includes(line[i + 1] ?? '')) i++;
-        word += line[i];
-      }
-      if (i >= line.length) throw new Error(`unterminated " in: ${line}`);
-      inWord = true;
-    } else if (c === '\\') {
-      word += line[++i] ?? '';
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else if (c === '#' && !inWord) {
-      break;
-    } else if ('$`;|&<>(){}*?[]'.includes(c)) {
-      throw new Error(`README commands must be plain commands (found ${c} outside quotes): ${line}`);
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  return words;
-}
 
 /** The value after `flag` (or one of its spellings), if present. */
 function flagValue(argv: readonly string[], ...flags: string[]): string | undefined {
@@ -117,7 +57,7 @@ interface ReadmeCommand {
 /** Every `temporal …` command of the section's ```sh blocks, line continuations joined. */
 function readmeCommands(): ReadmeCommand[] {
   const commands: ReadmeCommand[] = [];
-  for (const block of fencedBlocks(readmeSection(), 'sh')) {
+  for (const block of fencedBlocks(readmeSection(SECTION), 'sh')) {
     for (const line of block.replace(/\\\n/g, ' ').split('\n')) {
       if (!line.trim().startsWith('temporal ')) continue;
       const argv = shellWords(line);
@@ -300,7 +240,7 @@ describe('the README section is complete and in step with the code', () => {
   });
 
   it('lists every option with its default from DEFAULT_OPTIONS', () => {
-    const rows = new Map([...readmeSection().matchAll(/^\| `options\.(\w+)` \| `([^`]+)` \|/gm)].map((m) => [m[1]!, m[2]!]));
+    const rows = new Map([...readmeSection(SECTION).matchAll(/^\| `options\.(\w+)` \| `([^`]+)` \|/gm)].map((m) => [m[1]!, m[2]!]));
     assert.deepEqual(
       Object.fromEntries(rows),
       Object.fromEntries(Object.entries(DEFAULT_OPTIONS).map(([k, v]) => [k, String(v)])),
@@ -331,7 +271,7 @@ describe('operating migrations with the Temporal CLI, as the README shows', () =
     const text = await run(readme('temporal workflow result', TYPO_ID), { json: false });
     assert.notEqual(text.code, 0);
     assert.match(text.stdout, /Status\s+FAILED/);
-    const shown = fencedBlocks(readmeSection(), 'text').flatMap((b) => b.split('\n')).filter((l) => l.startsWith('- '));
+    const shown = fencedBlocks(readmeSection(SECTION), 'text').flatMap((b) => b.split('\n')).filter((l) => l.startsWith('- '));
     assert.deepEqual(shown, issues.map((l) => `- ${l}`), 'the README example differs from the real message');
     for (const line of shown) assert.ok(text.stdout.includes(line), `CLI text output lacks: ${line}\n${text.stdout}`);
     assert.deepEqual(diff(before, snapshot(stack.sim.destination, 'demo')), [], 'an invalid input changed the destination');
@@ -453,7 +393,7 @@ describe('operating migrations with the Temporal CLI, as the README shows', () =
 
     const refused = await run(forVm(readme('temporal workflow update execute --name retry'), vm));
     assert.notEqual(refused.code, 0, 'retry of a migration that is not stalled should be refused');
-    const example = /`(retry refused: [^`]+)`/.exec(readmeSection().replace(/\s+/g, ' '))?.[1];
+    const example = /`(retry refused: [^`]+)`/.exec(readmeSection(SECTION).replace(/\s+/g, ' '))?.[1];
     assert.ok(example, 'README shows no refused-retry example');
     assert.ok(refused.stderr.includes(example), `stderr lacks the README's example "${example}":\n${refused.stderr}`);
     assert.equal((await status(vm)).phase, 'Synchronizing', 'a refused update changed the phase');
