@@ -171,6 +171,7 @@ export class Store {
     meta.resourceVersion = String(++this.rv);
     st.objects.set(id, obj);
     this.emit(k, 'ADDED', clone(obj));
+    if (obj.metadata.ownerReferences?.length) setImmediate(() => this.collectIfOrphan(k, obj.metadata.namespace, obj.metadata.name!, obj.metadata.uid!));
     return clone(obj);
   }
 
@@ -264,6 +265,30 @@ export class Store {
     gone.metadata.resourceVersion = String(++this.rv);
     this.emit(k, 'DELETED', gone);
     this.collectDependents(cur.metadata.uid!);
+  }
+
+  /**
+   * A dependent created after its owner was deleted (a controller acting on a stale cache) is
+   * collected too, as kube-controller-manager's garbage collector does when every owner is absent.
+   */
+  private collectIfOrphan(k: KindInfo, ns: string | undefined, name: string, uid: string): void {
+    const o = this.state(k).objects.get(key(k.namespaced ? ns : undefined, name));
+    if (!o || o.metadata.uid !== uid || o.metadata.deletionTimestamp) return;
+    const ownerAlive = (r: { kind: string; name: string; uid: string }) => {
+      let ok: KindInfo;
+      try {
+        ok = kindInfo(r.kind);
+      } catch {
+        return true; // an owner kind the simulator does not serve: leave the dependent alone
+      }
+      return this.state(ok).objects.get(key(ok.namespaced ? ns : undefined, r.name))?.metadata.uid === r.uid;
+    };
+    if (o.metadata.ownerReferences!.some(ownerAlive)) return;
+    try {
+      this.delete(k, ns, name);
+    } catch {
+      /* already going */
+    }
   }
 
   /** Background garbage collection: what kube-controller-manager does for ownerReferences. */

@@ -117,7 +117,7 @@ describe('migration plans', () => {
     assert.equal(s.counts.Pending, 3, 'no VM migration started');
   });
 
-  it('a stalled VM is listed by the plan; after healing, retryStalled finishes it and the rest', async () => {
+  it('a stalled VM is listed by the plan; retryStalled and healing finish it and the rest', async () => {
     const ns = await fleet(3);
     await stack.sim.partition(true);
     const h = await startPlan(planOf('stall-one', ns, 3, { maxInFlight: 1, options: { ...FAST, handshakeTimeout: '3s' } }));
@@ -129,8 +129,9 @@ describe('migration plans', () => {
     assert.match(stalled.stalled[0]!.diagnosis ?? '', /synchronization address/);
     assert.equal(stalled.counts.Pending, 2, 'the other VMs wait for the slot');
 
-    await stack.sim.partition(false);
+    // Retry, then heal: a healed partition resumes a stall on its own, which would race the retry.
     const answer = await h.executeUpdate(retryStalledUpdate, { args: [{ reason: 'healed' }] });
+    await stack.sim.partition(false);
     assert.deepEqual(answer.workflowIds, [`migration/source/${ns}/${fleetVmName('vm', 1)}`]);
     const result = (await h.result()) as PlanResult;
     assert.equal(result.outcome, 'Succeeded');

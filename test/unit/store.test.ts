@@ -232,6 +232,18 @@ describe('Store', () => {
       assert.equal(store.get(CM, 'ns1', 'bystander').metadata.deletionTimestamp, undefined);
     });
 
+    it('a dependent created after its owner is gone (a stale controller cache) is collected; one with a live owner stays', async () => {
+      const owner = store.create(CM, 'ns1', cm('gone-owner'));
+      store.delete(CM, 'ns1', 'gone-owner');
+      store.create(CM, 'ns1', { ...cm('orphan'), metadata: { name: 'orphan', ownerReferences: ownedBy(owner) } });
+      const live = store.create(CM, 'ns1', cm('live-owner'));
+      store.create(CM, 'ns1', { ...cm('kept'), metadata: { name: 'kept', ownerReferences: [...ownedBy(owner), ...ownedBy(live)] } });
+      assert.ok(store.get(CM, 'ns1', 'orphan'), 'the create itself succeeds, as in Kubernetes');
+      await new Promise((r) => setImmediate(r));
+      expectApiError(() => store.get(CM, 'ns1', 'orphan'), 404, 'NotFound');
+      assert.ok(store.get(CM, 'ns1', 'kept'), 'one live owner keeps it');
+    });
+
     it('an owner kept by a finalizer does not collect its dependents until it is really gone', () => {
       store.create(NS, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vms' } });
       const vm = store.create(VM, 'vms', { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'v', finalizers: ['x.test/hold'] }, spec: {} });
