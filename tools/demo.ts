@@ -109,7 +109,8 @@ async function main(): Promise<number> {
     if (interrupted) process.exit(130);
     interrupted = true;
     say('Ctrl-C: stopping everything the demo started…');
-    void stopAll().then(() => process.exit(0));
+    // Exploring ends fine with Ctrl-C; a checked run (--exit) that was interrupted did not pass.
+    void stopAll().then(() => process.exit(flags.exit ? 130 : 0));
   });
 
   try {

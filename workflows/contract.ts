@@ -13,14 +13,14 @@ export const TASK_QUEUE = 'ferry';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-const label = (what: string) =>
+export const label = (what: string) =>
   z
     .string({ error: `${what} is required` })
     .min(1, `${what} is required`)
     .max(63, `${what} must be at most 63 characters`)
     .refine((v) => v === '' || DNS_LABEL.test(v), `${what} must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit`);
 
-const clusterName = (what: string) =>
+export const clusterName = (what: string) =>
   z
     .string({ error: `${what} is required: the name of a cluster (a kubeconfig context) known to the worker` })
     .min(1, `${what} is required: the name of a cluster (a kubeconfig context) known to the worker`)
@@ -42,33 +42,61 @@ export const DEFAULT_OPTIONS = {
   pollInterval: '2s',
 } as const;
 
+/** Each option's validation, without its default: shared by a migration's options and a plan's overrides. */
+const optionFields = {
+  /** How long the receiver VMI may take to reach WaitingForSync. */
+  receiverReadyTimeout: duration('options.receiverReadyTimeout'),
+  /** How long the target VMIM may take to publish its synchronization address. */
+  syncAddressTimeout: duration('options.syncAddressTimeout'),
+  /** How long the source may stay in Synchronizing (the two sync controllers not yet talking). */
+  handshakeTimeout: duration('options.handshakeTimeout'),
+  /** Completion budget per GiB of memory + disk, as KubeVirt and Nova count it. */
+  completionTimeoutPerGiB: duration('options.completionTimeoutPerGiB'),
+  /** Floor of the completion budget, for small VMs. */
+  minCompletionTimeout: duration('options.minCompletionTimeout'),
+  /** How long a stalled migration waits for an operator before the fallback applies. */
+  decisionWindow: duration('options.decisionWindow'),
+  /** What happens when nobody decides within the window: keep waiting, roll back, or retry. */
+  stallFallback: z.enum(stallFallbacks, { error: `options.stallFallback must be one of ${stallFallbacks.join(', ')}` }),
+  /** Bound on automatic retries (the `retry` fallback); operator retries are not counted. */
+  maxAutoRetries: z
+    .number({ error: 'options.maxAutoRetries must be a number' })
+    .int('options.maxAutoRetries must be a whole number')
+    .min(0)
+    .max(10, 'options.maxAutoRetries must be at most 10'),
+  /** How often waiting activities look at the clusters when no watch event arrives. */
+  pollInterval: duration('options.pollInterval'),
+};
+
 export const optionsSchema = z
   .object({
-    /** How long the receiver VMI may take to reach WaitingForSync. */
-    receiverReadyTimeout: duration('options.receiverReadyTimeout').prefault(DEFAULT_OPTIONS.receiverReadyTimeout),
-    /** How long the target VMIM may take to publish its synchronization address. */
-    syncAddressTimeout: duration('options.syncAddressTimeout').prefault(DEFAULT_OPTIONS.syncAddressTimeout),
-    /** How long the source may stay in Synchronizing (the two sync controllers not yet talking). */
-    handshakeTimeout: duration('options.handshakeTimeout').prefault(DEFAULT_OPTIONS.handshakeTimeout),
-    /** Completion budget per GiB of memory + disk, as KubeVirt and Nova count it. */
-    completionTimeoutPerGiB: duration('options.completionTimeoutPerGiB').prefault(DEFAULT_OPTIONS.completionTimeoutPerGiB),
-    /** Floor of the completion budget, for small VMs. */
-    minCompletionTimeout: duration('options.minCompletionTimeout').prefault(DEFAULT_OPTIONS.minCompletionTimeout),
-    /** How long a stalled migration waits for an operator before the fallback applies. */
-    decisionWindow: duration('options.decisionWindow').prefault(DEFAULT_OPTIONS.decisionWindow),
-    /** What happens when nobody decides within the window: keep waiting, roll back, or retry. */
-    stallFallback: z
-      .enum(stallFallbacks, { error: `options.stallFallback must be one of ${stallFallbacks.join(', ')}` })
-      .default(DEFAULT_OPTIONS.stallFallback),
-    /** Bound on automatic retries (the `retry` fallback); operator retries are not counted. */
-    maxAutoRetries: z
-      .number({ error: 'options.maxAutoRetries must be a number' })
-      .int('options.maxAutoRetries must be a whole number')
-      .min(0)
-      .max(10, 'options.maxAutoRetries must be at most 10')
-      .default(DEFAULT_OPTIONS.maxAutoRetries),
-    /** How often waiting activities look at the clusters when no watch event arrives. */
-    pollInterval: duration('options.pollInterval').prefault(DEFAULT_OPTIONS.pollInterval),
+    receiverReadyTimeout: optionFields.receiverReadyTimeout.prefault(DEFAULT_OPTIONS.receiverReadyTimeout),
+    syncAddressTimeout: optionFields.syncAddressTimeout.prefault(DEFAULT_OPTIONS.syncAddressTimeout),
+    handshakeTimeout: optionFields.handshakeTimeout.prefault(DEFAULT_OPTIONS.handshakeTimeout),
+    completionTimeoutPerGiB: optionFields.completionTimeoutPerGiB.prefault(DEFAULT_OPTIONS.completionTimeoutPerGiB),
+    minCompletionTimeout: optionFields.minCompletionTimeout.prefault(DEFAULT_OPTIONS.minCompletionTimeout),
+    decisionWindow: optionFields.decisionWindow.prefault(DEFAULT_OPTIONS.decisionWindow),
+    stallFallback: optionFields.stallFallback.default(DEFAULT_OPTIONS.stallFallback),
+    maxAutoRetries: optionFields.maxAutoRetries.default(DEFAULT_OPTIONS.maxAutoRetries),
+    pollInterval: optionFields.pollInterval.prefault(DEFAULT_OPTIONS.pollInterval),
+  })
+  .strict();
+
+/**
+ * Options that override others (a plan's, a plan VM's): every field optional and absent when not
+ * given, so merging them never resets an earlier override to a default.
+ */
+export const optionOverridesSchema = z
+  .object({
+    receiverReadyTimeout: optionFields.receiverReadyTimeout.optional(),
+    syncAddressTimeout: optionFields.syncAddressTimeout.optional(),
+    handshakeTimeout: optionFields.handshakeTimeout.optional(),
+    completionTimeoutPerGiB: optionFields.completionTimeoutPerGiB.optional(),
+    minCompletionTimeout: optionFields.minCompletionTimeout.optional(),
+    decisionWindow: optionFields.decisionWindow.optional(),
+    stallFallback: optionFields.stallFallback.optional(),
+    maxAutoRetries: optionFields.maxAutoRetries.optional(),
+    pollInterval: optionFields.pollInterval.optional(),
   })
   .strict();
 

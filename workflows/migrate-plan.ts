@@ -24,6 +24,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   allHandlersFinished,
+  ContinueAsNew,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
@@ -133,7 +134,7 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
   const publish = () => {
     if (!detailsDirty) return;
     detailsDirty = false;
-    setCurrentDetails(planDetails(status()));
+    setCurrentDetails(planDetails(status(), info.namespace));
   };
   const setPhase = (phase: PlanPhase) => {
     state.phase = phase;
@@ -152,8 +153,9 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
   setHandler(planStatusQuery, status);
   setHandler(childReportSignal, (r: ChildReport) => {
     const v = byId.get(r.workflowId);
-    // A report can overtake the plan's own record of the start, or arrive after the end: the end wins.
-    if (!v || isEnded(v)) return;
+    // After the end, the end wins. A VM still Pending was never started by this plan: a report for it
+    // comes from a stale child (an earlier plan of the same name) and is not ours to adopt.
+    if (!v || isEnded(v) || v.state === 'Pending') return;
     v.state = r.phase;
     v.attempt = r.attempt;
     v.since = r.at;
@@ -208,7 +210,8 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
       await preflightAll(migrations, state);
       detailsDirty = true;
       const blocked = state.vms.filter((v) => v.blockers?.length);
-      if (blocked.length && plan.onBlocked === 'abort') {
+      // A cancel during preflight wins over its findings: nothing was written, nothing will be.
+      if (blocked.length && plan.onBlocked === 'abort' && state.cancelReason === undefined) {
         setPhase('Failed');
         publish();
         const lines = blocked.flatMap((v) => v.blockers!.map((b) => `${v.vm}: [${b.code}] ${b.message}`));
@@ -220,18 +223,25 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
         });
       }
       for (const v of blocked) {
+        if (v.state !== 'Pending') continue;
         v.state = 'Skipped';
         v.error = `skipped: preflight blockers ${v.blockers!.map((b) => b.code).join(', ')}`;
       }
 
       // ---- 2. certificates, once for every VM --------------------------------------------------
-      setPhase('SyncingCertificates');
-      publish();
-      if (state.vms.some((v) => v.state === 'Pending')) {
-        const o = plan.options;
-        await syncCertificates({ source: plan.source.cluster, destination: plan.destination.cluster, pollIntervalMs: o.pollInterval ?? 2000 });
+      if (state.cancelReason === undefined && state.vms.some((v) => v.state === 'Pending')) {
+        setPhase('SyncingCertificates');
+        publish();
+        // Raced against a cancel: the sync may wait minutes for virt-operator.
+        const scope = new CancellationScope();
+        const sync = scope.run(() => syncCertificates({ source: plan.source.cluster, destination: plan.destination.cluster, pollIntervalMs: plan.options.pollInterval ?? 2000 }));
+        await Promise.race([sync, condition(() => state.cancelReason !== undefined)]);
+        if (state.cancelReason !== undefined) {
+          scope.cancel();
+          await sync.catch(() => undefined);
+        }
       }
-      setPhase('Migrating');
+      if (state.cancelReason === undefined) setPhase('Migrating');
     }
 
     // ---- 3. the VMs, at most maxInFlight at a time ---------------------------------------------
@@ -254,6 +264,13 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
       await condition(() => detailsDirty);
     }
   } catch (e) {
+    if (e instanceof ContinueAsNew) throw e;
+    if (!isCancellation(e) && state.phase !== 'Failed') {
+      // Whatever failed the plan, its phase (search attribute, Web UI) must not stay in progress.
+      setPhase('Failed');
+      detailsDirty = true;
+      publish();
+    }
     if (isCancellation(e)) {
       // A Temporal cancel of the plan means: cancel the plan, and let the children roll back.
       await CancellationScope.nonCancellable(async () => {
@@ -300,6 +317,8 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
         staticSummary: staticSummary(m),
         staticDetails: staticDetails(m),
       });
+      // A cancel that came while this child was starting could not reach it: tell it now.
+      if (state.cancelReason !== undefined) void getExternalWorkflowHandle(v.workflowId).signal(cancelSignal, { reason: `plan ${plan.name} cancelled: ${state.cancelReason}` }).catch(() => undefined);
       // A child reports its end just before it closes; its slot frees when it has closed. The result
       // also settles ends no report describes (e.g. a terminated child).
       closing.add(v.workflowId);
@@ -312,6 +331,7 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
         (e: unknown) => (settle(v, 'Failed', messageOf(e)), closed()),
       );
     } catch (e) {
+      if (isCancellation(e)) throw e;
       settle(v, 'Failed', `could not start: ${messageOf(e)} (is another migration of this VM running?)`);
     }
   }

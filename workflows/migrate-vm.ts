@@ -380,6 +380,18 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     setPhase('Succeeded');
     return { outcome: 'Succeeded', attempts: status.attempt, migrationId, created: status.created, durationMs: Date.now() - startedAt };
   } catch (e) {
+    if (isAfterCutover(status.phase)) {
+      // Past cutover the guest lives on the destination (or is being handed over): removing anything
+      // there could lose the VM. Stop, say so, and leave both sides as they are for an operator.
+      const reason = errorMessage(e);
+      status.error = reason;
+      setPhase('Failed', `finalize failed past cutover: ${reason}`);
+      throw ApplicationFailure.create({
+        type: FailureTypes.MigrationFailed,
+        message: `finalize failed past cutover (${reason}); nothing was removed: the VM's state is on ${m.destination.cluster}/${m.destination.namespace}. Check the target VMI there and the source VM on ${m.source.cluster} before acting.`,
+        nonRetryable: true,
+      });
+    }
     const cancelled = isCancellation(e);
     const wanted = e instanceof Decision && e.action === 'cancel';
     const blocked = e instanceof ActivityFailure && e.cause instanceof ApplicationFailure && e.cause.type === FailureTypes.PreflightBlocked;
@@ -412,6 +424,8 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
     setPhase('Failed', reason);
     throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message: `${reason}; rolled back: the source VM keeps running`, nonRetryable: true });
   } finally {
+    // Whatever ended this run (even a failure no branch above expected), the plan must hear an end.
+    if (!isTerminal(status.phase)) toPlan?.report({ phase: 'Failed', attempt: status.attempt, error: status.error ?? 'the migration ended unexpectedly' });
     await toPlan?.flush();
   }
 }

@@ -5,7 +5,7 @@
  * Temporal CLI is checked like one from ferry's CLI).
  */
 import { z } from 'zod';
-import { describeInputIssues, migrationInputSchema, optionsSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
+import { clusterName, describeInputIssues, label, migrationInputSchema, optionOverridesSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
 import type { Phase } from './phases.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 20;
@@ -15,15 +15,15 @@ export type BlockedPolicy = (typeof blockedPolicies)[number];
 
 const PLAN_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-/** Per-VM and plan-wide options: the migration options, every one optional (defaults apply later). */
-const partialOptions = optionsSchema.partial();
+/** Per-VM and plan-wide options: the migration options, every one optional (defaults apply in the child). */
+const partialOptions = optionOverridesSchema;
 
 export const planVmSchema = z
   .object({
     namespace: z.string({ error: 'vms[].namespace is required' }).min(1, 'vms[].namespace is required'),
     name: z.string({ error: 'vms[].name is required' }).min(1, 'vms[].name is required'),
     /** Overrides the plan's destination namespace for this VM. */
-    targetNamespace: z.string().min(1).optional(),
+    targetNamespace: label('vms[].targetNamespace').optional(),
     /** Overrides the plan's options for this VM. */
     options: partialOptions.optional(),
   })
@@ -36,12 +36,12 @@ export const planInputSchema = z
       .min(1, 'name is required')
       .max(100, 'name must be at most 100 characters')
       .refine((v) => v === '' || PLAN_NAME.test(v), 'name must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit'),
-    source: z.object({ cluster: z.string({ error: 'source.cluster is required' }).min(1, 'source.cluster is required') }, { error: 'source is required: {cluster}' }).strict(),
+    source: z.object({ cluster: clusterName('source.cluster') }, { error: 'source is required: {cluster}' }).strict(),
     destination: z
       .object({
-        cluster: z.string({ error: 'destination.cluster is required' }).min(1, 'destination.cluster is required'),
+        cluster: clusterName('destination.cluster'),
         /** Default target namespace; each VM defaults to its own namespace otherwise. */
-        namespace: z.string().min(1).optional(),
+        namespace: label('destination.namespace').optional(),
       }, { error: 'destination is required: {cluster, namespace?}' })
       .strict(),
     storageClassMap: z.record(z.string(), z.string().min(1)).default({}),
@@ -78,7 +78,9 @@ export const planInputSchema = z
       seen.add(key);
       // Each VM must also make a valid migration input: report its problems against the plan's field.
       const checked = migrationInputSchema.safeParse(vmMigrationInput(p as PlanInputShape, vm));
-      if (!checked.success) for (const line of describeInputIssues(checked.error)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${key}): ${line}` });
+      // Fields the plan itself validates (clusters, namespaces, options) are reported once, there.
+      const own = (line: string) => !/^(source\.cluster|destination\.cluster|destination\.namespace|options\.)/.test(line);
+      if (!checked.success) for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${key}): ${line}` });
     });
   });
 

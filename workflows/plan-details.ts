@@ -8,10 +8,11 @@ export function planSummary(p: Plan): string {
   return `Migration plan ${p.name}: ${p.vms.length} VM(s) ${p.source.cluster} → ${p.destination.cluster}${p.destination.namespace ? `/${p.destination.namespace}` : ''}, ${p.maxInFlight} at a time`;
 }
 
-export function planCommands(workflowId: string): string[] {
+export function planCommands(workflowId: string, namespace = 'default'): string[] {
+  const ns = namespace === 'default' ? '' : ` --namespace ${namespace}`;
   return [
-    `temporal workflow update execute -w '${workflowId}' --name retryStalled`,
-    `temporal workflow update execute -w '${workflowId}' --name cancelPlan --input '{"reason":"..."}'`,
+    `temporal workflow update execute -w '${workflowId}' --name retryStalled${ns}`,
+    `temporal workflow update execute -w '${workflowId}' --name cancelPlan --input '{"reason":"..."}'${ns}`,
   ];
 }
 
@@ -21,8 +22,9 @@ export function planDone(s: PlanStatus): number {
 }
 
 const LIST_LIMIT = 20;
+const more = (n: number) => (n > LIST_LIMIT ? [`- … and ${n - LIST_LIMIT} more (\`ferry plan status\` or the \`planStatus\` query lists them all)`] : []);
 
-export function planDetails(s: PlanStatus): string {
+export function planDetails(s: PlanStatus, namespace = 'default'): string {
   const done = planDone(s);
   const lines = [
     `### Plan ${s.phase}: ${done}/${s.total} VM(s) done, ${s.inFlight} in flight (max ${s.maxInFlight})`,
@@ -34,16 +36,19 @@ export function planDetails(s: PlanStatus): string {
   if (s.stalled.length) {
     lines.push('', `**${s.stalled.length} stalled** (retry them all with \`retryStalled\`):`);
     for (const v of s.stalled.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\` (\`${v.workflowId}\`): ${v.diagnosis ?? 'no diagnosis yet'}`);
+    lines.push(...more(s.stalled.length));
   }
   if (s.failed.length) {
     lines.push('', `**${s.failed.length} failed or rolled back:**`);
     for (const v of s.failed.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\`: ${v.state}${v.error ? `: ${v.error}` : ''}`);
+    lines.push(...more(s.failed.length));
   }
   if (s.skipped.length) {
     lines.push('', `**${s.skipped.length} skipped:**`);
     for (const v of s.skipped.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\`: ${v.blockers?.map((b) => `[${b.code}] ${b.message}`).join('; ') ?? v.error ?? ''}`);
+    lines.push(...more(s.skipped.length));
   }
-  if (!['Succeeded', 'Completed', 'Failed', 'Cancelled'].includes(s.phase)) lines.push('', 'Act on the plan with:', '```', ...planCommands(s.workflowId), '```');
+  if (!['Succeeded', 'Completed', 'Failed', 'Cancelled'].includes(s.phase)) lines.push('', 'Act on the plan with:', '```', ...planCommands(s.workflowId, namespace), '```');
   if (s.runs) lines.push('', `Continued as new ${s.runs} time(s) to keep the history bounded.`);
   return lines.join('\n');
 }

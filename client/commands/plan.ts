@@ -3,7 +3,7 @@
  * A plan is named by its file (`-f plan.yaml`, ferry's MigrationPlan or a Forklift Plan with its
  * Provider/StorageMap/NetworkMap documents) or by its name.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { preflightActivities } from '../../activities/preflight.js';
 import { migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type PreflightReport } from '../../workflows/contract.js';
 import { parseDuration } from '../../workflows/duration.js';
@@ -54,7 +54,8 @@ Examples:
 
 Exit codes:
   0  ok (validate: no blockers; start --watch / watch: every VM migrated)
-  1  validate: blockers found; watch: a VM or the plan failed; or an error talking to Temporal
+  1  validate: blockers found; watch: a VM or the plan failed (also a plan cancelled through
+     Temporal); no such plan; start: the plan is already running; or an error talking to Temporal
   2  usage error, or the plan file is invalid (every problem named; nothing was started)
   3  watch: the plan ended with VMs skipped, rolled back or cancelled, none failed
   4  refused (retry with nothing stalled, cancel of an ended plan), with the reason`;
@@ -225,13 +226,16 @@ async function control(handle: WorkflowHandle, sub: 'retry' | 'cancel', reason: 
     for (const id of answer.workflowIds) console.log(`  ${id}`);
     return EXIT.ok;
   } catch (e) {
-    // An ended workflow takes no updates: say so in the plan's own words.
-    const d = await handle.describe();
-    if (d.status.name !== 'RUNNING') {
+    // The plan's validator said no: its reason, exit 4.
+    if (e instanceof WorkflowUpdateFailedError) throw new ExitError(`ferry plan ${sub}: ${reasonOf(e)}`, EXIT.refused);
+    // An ended workflow takes no updates: say so in the plan's own words. Anything else (no worker,
+    // the connection) is an error, exit 1.
+    const d = await handle.describe().catch(() => undefined);
+    if (d && d.status.name !== 'RUNNING') {
       const phase = (await handle.query(planStatusQuery).catch(() => undefined))?.phase ?? d.status.name;
       throw new ExitError(`ferry plan ${sub}: refused: the plan already ended (${phase})`, EXIT.refused);
     }
-    throw new ExitError(`ferry plan ${sub}: ${reasonOf(e)}`, EXIT.refused);
+    throw e;
   }
 }
 

@@ -15,7 +15,8 @@ const errorRule = z.object({
   resources: z.array(z.string()).optional(),
   /** Probability in [0,1] that a matching request fails. */
   rate: z.number().min(0).max(1),
-  code: z.union([z.literal(500), z.literal(503), z.literal(429)]).default(500),
+  /** 403 models permissions revoked mid-migration (not retryable), the others a struggling API server. */
+  code: z.union([z.literal(500), z.literal(503), z.literal(429), z.literal(403)]).default(500),
   /** Sent as `Retry-After` and `details.retryAfterSeconds` with 429. */
   retryAfterSeconds: z.number().int().min(0).default(1),
 });

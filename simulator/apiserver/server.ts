@@ -251,7 +251,9 @@ export class ApiServer {
               })
             : fault.code === 503
               ? new ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request (injected fault)')
-              : new ApiError(fault.code, 'InternalError', `Internal error occurred: injected fault (${fault.code})`);
+              : fault.code === 403
+                ? new ApiError(403, 'Forbidden', `${kind.plural} is forbidden: User "${user.name}" cannot ${v} resource "${kind.plural}" (injected fault)`)
+                : new ApiError(fault.code, 'InternalError', `Internal error occurred: injected fault (${fault.code})`);
         }
       }
       if (v === 'watch') {
