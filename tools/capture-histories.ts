@@ -3,13 +3,14 @@
  * the workflow code against, so a change to workflows/ that is not replay-compatible fails CI.
  *
  * Starts the end-to-end stack (a Temporal dev server from the Temporal CLI, the two-cluster simulator
- * and an in-process ferry worker), runs three migrations and writes each finished workflow's history
+ * and an in-process ferry worker), runs three migrations and a plan and writes each finished workflow's history
  * to test/histories/<name>.json in the JSON form `temporal workflow show --output json` and the Web
  * UI's "Download" produce:
  *
  *   happy-web-01.json          web-01 succeeds on the first attempt
  *   stall-retry-db-01.json     partition → Stalled → heal → `retry` update → Succeeded on attempt 2
  *   stall-cancel-cache-01.json partition → Stalled → `cancel` update → RolledBack
+ *   plan-continue-as-new.json  a 12-VM plan's first run: preflight, CA sync, children reporting, continue-as-new
  *
  * Before writing, each history is replayed against the current workflow code and searched (raw text
  * and every decoded payload) for the fixtures' secret values and the simulator's bearer tokens.
@@ -22,7 +23,10 @@ import { join, relative } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { input, startMigration, startStack, waitForPhase, workflowBundle, type Stack } from '../test/support/e2e.js';
+import { FAST, input, startMigration, startStack, waitForPhase, workflowBundle, type Stack } from '../test/support/e2e.js';
+import { fleetVmName } from '../simulator/fleet.js';
+import { TASK_QUEUE } from '../workflows/contract.js';
+import { planWorkflowId, type PlanResult } from '../workflows/plan-contract.js';
 import type { MigrationResult } from '../workflows/contract.js';
 import { cancelUpdate, retryUpdate, statusQuery } from '../workflows/messages.js';
 import { REPO_ROOT } from './temporal-cli.js';
@@ -86,6 +90,31 @@ const scenarios: Scenario[] = [
       }
     },
   },
+  {
+    file: 'plan-continue-as-new.json',
+    async run(stack) {
+      // A plan's first run: preflight batch, CA sync, children started and reporting, and a
+      // continue-as-new (low historyEventLimit) with children still in flight.
+      await stack.sim.loadFleet({ namespace: 'replay', count: 12 });
+      const plan = {
+        name: 'replay',
+        source: { cluster: 'source' },
+        destination: { cluster: 'destination' },
+        maxInFlight: 2,
+        historyEventLimit: 200,
+        options: FAST,
+        vms: Array.from({ length: 12 }, (_, i) => ({ namespace: 'replay', name: fleetVmName('vm', i + 1) })),
+      };
+      const handle = await stack.client.workflow.start('migratePlan', { taskQueue: TASK_QUEUE, workflowId: planWorkflowId(plan.name), args: [plan] });
+      const result = (await handle.result()) as PlanResult;
+      expect(result.outcome === 'Succeeded' && result.succeeded === 12, `plan: expected 12 Succeeded, got ${JSON.stringify(result)}`);
+      // The handle names the first run: the history that ends in continue-as-new.
+      const first = stack.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+      const h = await first.fetchHistory();
+      expect(h.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes != null, 'plan: the first run did not continue as new');
+      return first;
+    },
+  },
 ];
 
 /**
@@ -121,7 +150,9 @@ async function main(): Promise<void> {
   const stack = await startStack();
   try {
     mkdirSync(HISTORIES_DIR, { recursive: true });
-    for (const s of scenarios) {
+    // `-- plan-continue-as-new.json` captures only the named files (keep the others as they were).
+    const only = process.argv.slice(2).filter((a) => a.endsWith('.json'));
+    for (const s of scenarios.filter((x) => !only.length || only.includes(x.file))) {
       log(`${s.file}: running`);
       const handle = await s.run(stack);
       const history = await handle.fetchHistory();
