@@ -100,6 +100,18 @@ export const optionOverridesSchema = z
   })
   .strict();
 
+/** Where a migration (or a plan) goes; the namespace defaults to the source VM's. */
+export const destinationSchema = z
+  .object({
+    cluster: clusterName('destination.cluster'),
+    namespace: label('destination.namespace').optional(),
+  }, { error: 'destination is required: {cluster, namespace?}' })
+  .strict();
+/** Source storage class → destination storage class for the blank disks. */
+export const storageClassMapSchema = z.record(z.string(), z.string().min(1)).default({});
+/** Source Multus network `ns/name` → destination `ns/name`. */
+export const networkMapSchema = z.record(z.string(), z.string().min(1)).default({});
+
 export const migrationInputSchema = z
   .object({
     source: z
@@ -113,17 +125,9 @@ export const migrationInputSchema = z
           .refine((v) => v === '' || DNS_SUBDOMAIN.test(v), 'source.name must be a Kubernetes object name (lower-case letters, digits, - and .)'),
       }, { error: 'source is required: {cluster, namespace, name}' })
       .strict(),
-    destination: z
-      .object({
-        cluster: clusterName('destination.cluster'),
-        /** Defaults to the source namespace. */
-        namespace: label('destination.namespace').optional(),
-      }, { error: 'destination is required: {cluster, namespace?}' })
-      .strict(),
-    /** Source storage class → destination storage class for the blank disks. */
-    storageClassMap: z.record(z.string(), z.string().min(1)).default({}),
-    /** Source Multus network `ns/name` → destination `ns/name`. */
-    networkMap: z.record(z.string(), z.string().min(1)).default({}),
+    destination: destinationSchema,
+    storageClassMap: storageClassMapSchema,
+    networkMap: networkMapSchema,
     options: optionsSchema.prefault({}),
     /** Set by a plan: links the child to its plan (search attribute FerryPlan). */
     plan: z.string().max(200).optional(),

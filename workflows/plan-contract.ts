@@ -5,7 +5,7 @@
  * Temporal CLI is checked like one from ferry's CLI).
  */
 import { z } from 'zod';
-import { clusterName, describeInputIssues, label, migrationInputSchema, optionOverridesSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
+import { clusterName, describeInputIssues, destinationSchema, label, migrationInputSchema, networkMapSchema, optionOverridesSchema, storageClassMapSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
 import type { Phase } from './phases.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 20;
@@ -37,15 +37,10 @@ export const planInputSchema = z
       .max(100, 'name must be at most 100 characters')
       .refine((v) => v === '' || PLAN_NAME.test(v), 'name must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit'),
     source: z.object({ cluster: clusterName('source.cluster') }, { error: 'source is required: {cluster}' }).strict(),
-    destination: z
-      .object({
-        cluster: clusterName('destination.cluster'),
-        /** Default target namespace; each VM defaults to its own namespace otherwise. */
-        namespace: label('destination.namespace').optional(),
-      }, { error: 'destination is required: {cluster, namespace?}' })
-      .strict(),
-    storageClassMap: z.record(z.string(), z.string().min(1)).default({}),
-    networkMap: z.record(z.string(), z.string().min(1)).default({}),
+    /** The default target namespace; each VM defaults to its own namespace otherwise. */
+    destination: destinationSchema,
+    storageClassMap: storageClassMapSchema,
+    networkMap: networkMapSchema,
     vms: z.array(planVmSchema, { error: 'vms is required: a list of {namespace, name}' }).min(1, 'vms must list at least one VM'),
     /** At most this many VM migrations run at once (Forklift's default is 20). */
     maxInFlight: z

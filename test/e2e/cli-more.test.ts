@@ -15,7 +15,7 @@ import type { MigrationStatus } from '../../workflows/contract.js';
 import { ALL_PHASES, STEPS } from '../../workflows/phases.js';
 import { startFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
-import { apiError, clients, simControl } from '../support/sim.js';
+import { apiError, clients, eventually, simControl } from '../support/sim.js';
 
 let stack: Stack;
 let viewerKubeconfig: string;
@@ -39,15 +39,7 @@ const FAST_OPTIONS = ['--option', 'pollInterval=200ms', '--option', 'receiverRea
 const migrate = (vm: string, ...extra: string[]) => ferry('migrate', `demo/${vm}`, '--from', 'source', '--to', 'destination', ...FAST_OPTIONS, ...extra);
 const id = (vm: string) => `migration/source/demo/${vm}`;
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) => eventually(what, probe, timeoutMs, 250);
 
 async function statusOf(workflowId: string): Promise<MigrationStatus> {
   const r = await ferry('status', workflowId, '--output', 'json');

@@ -9,6 +9,7 @@ import type { MigrationResult, MigrationStatus } from '../../workflows/contract.
 import type { ListedMigration } from '../../client/commands/list.js';
 import { runFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
+import { eventually } from '../support/sim.js';
 
 let stack: Stack;
 before(async () => {
@@ -30,15 +31,7 @@ async function statusOf(workflowId: string): Promise<MigrationStatus | undefined
   return r.code === 0 ? (JSON.parse(r.stdout) as MigrationStatus) : undefined;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) => eventually(what, probe, timeoutMs, 250);
 
 async function listed(...args: string[]): Promise<ListedMigration[]> {
   const r = await ferry('list', ...args, '--output', 'json');
