@@ -10,7 +10,7 @@ import { kindInfo } from '../../simulator/apiserver/kinds.js';
 import { migrationWorkflowId, type MigrationResult } from '../../workflows/contract.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { input, startMigration, startStack, type Stack } from '../support/e2e.js';
-import { clients, kubevirt, path, simControl } from '../support/sim.js';
+import { clients, kubevirt, path } from '../support/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
 
 let stack: Stack;
@@ -133,27 +133,5 @@ describe('migrateVm end to end', () => {
     for (const code of ['GateDisabled', 'DiskNameCollision', 'VMNameCollision', 'MacConflict']) assert.match(message, new RegExp(`\\[${code}\\]`), message);
     assert.match(message, /other/); // the MAC conflict names the other VM
     assert.deepEqual(diff(before, snapshot(sim.destination, 'demo')), []);
-  });
-
-  it('a failure while finalizing, past cutover, removes nothing: the migrated VM stays on the destination', async () => {
-    // Permission to delete VMIMs on the source revoked mid-migration: only finalize deletes them.
-    await simControl(stack.sim.source, 'faults', 'PUT', { errors: [{ verbs: ['delete'], resources: ['virtualmachineinstancemigrations'], rate: 1, code: 403 }] });
-    try {
-      const handle = await startMigration(stack, input('cache-01'));
-      const message = await handle.result().then(
-        () => assert.fail('expected the migration to fail in Finalizing'),
-        (e: unknown) => failureMessage(e),
-      );
-      assert.match(message, /finalize failed past cutover/);
-      assert.match(message, /nothing was removed/);
-      const s = await handle.query(statusQuery);
-      assert.equal(s.phase, 'Failed');
-      assert.ok(!s.history.some((h) => h.phase === 'RollingBack'), 'no rollback after cutover');
-      const dst = kubevirt(clients(stack.sim, 'destination'));
-      assert.equal(path(await dst.get('virtualmachineinstances', 'demo', 'cache-01'), 'status.phase'), 'Running', 'the migrated guest keeps running');
-      assert.ok(await dst.get('virtualmachines', 'demo', 'cache-01'), 'the destination VM is kept');
-    } finally {
-      await simControl(stack.sim.source, 'faults', 'DELETE');
-    }
   });
 });
