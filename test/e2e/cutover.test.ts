@@ -6,9 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
 import { statusQuery } from '../../workflows/messages.js';
-import { input, startMigration, startStack, type Stack } from '../support/e2e.js';
+import { failureMessage, input, startMigration, startStack, type Stack } from '../support/e2e.js';
 import { clients, kubevirt, path, simControl } from '../support/sim.js';
 
 let stack: Stack;
@@ -18,11 +17,6 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
-
-const failureMessage = (e: unknown) => {
-  assert.ok(e instanceof WorkflowFailedError, `expected a failed workflow, got ${e}`);
-  return String((e.cause as Error | undefined)?.message ?? e.message);
-};
 
 describe('cutover', () => {
   it('a failure while finalizing, past cutover, removes nothing: the migrated VM stays on the destination', async () => {

@@ -4,12 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
 import { LABEL_MIGRATION, migrationKey } from '../../activities/labels.js';
 import { kindInfo } from '../../simulator/apiserver/kinds.js';
 import { migrationWorkflowId, type MigrationResult } from '../../workflows/contract.js';
 import { statusQuery } from '../../workflows/messages.js';
-import { input, startMigration, startStack, type Stack } from '../support/e2e.js';
+import { failureMessage, input, startMigration, startStack, type Stack } from '../support/e2e.js';
 import { clients, kubevirt, path } from '../support/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
 
@@ -20,11 +19,6 @@ before(async () => {
 after(async () => {
   await stack?.stop();
 });
-
-const failureMessage = (e: unknown) => {
-  assert.ok(e instanceof WorkflowFailedError, `expected a failed workflow, got ${e}`);
-  return String((e.cause as Error | undefined)?.message ?? e.message);
-};
 
 describe('migrateVm end to end', () => {
   it('moves web-01 with its disk, Secret, ConfigMaps, instancetype and preference; the seed\'s end state holds', async () => {

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Simulator, SimulatorOptions } from '../../simulator/sim.js';
 import { REPO_ROOT, startDevServer, type DevServer } from '../../tools/temporal-cli.js';
@@ -116,4 +116,10 @@ export async function waitForPhase(handle: WorkflowHandle, phase: string, timeou
     if (Date.now() > deadline) throw new Error(`workflow ${handle.workflowId} did not reach ${phase} within ${timeoutMs} ms (last phase ${last})`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The message of a workflow's failure (its cause: what the workflow said). */
+export function failureMessage(e: unknown): string {
+  if (!(e instanceof WorkflowFailedError)) throw new Error(`expected a failed workflow, got ${String(e)}`);
+  return String((e.cause as Error | undefined)?.message ?? e.message);
 }
