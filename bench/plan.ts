@@ -20,10 +20,11 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { kindInfo } from '../simulator/apiserver/kinds.js';
+import { percentile } from '../simulator/apiserver/metrics.js';
 import { fleetVmName } from '../simulator/fleet.js';
 import { Simulator } from '../simulator/sim.js';
 import { REPO_ROOT, startDevServer } from '../tools/temporal-cli.js';
-import { type MigrationResult, type MigrationStatus, TASK_QUEUE } from '../workflows/contract.js';
+import { type MigrationStatus, TASK_QUEUE } from '../workflows/contract.js';
 import { planStatusQuery, statusQuery } from '../workflows/messages.js';
 import { type PlanInput, type PlanResult, planWorkflowId } from '../workflows/plan-contract.js';
 import { STEPS } from '../workflows/phases.js';
@@ -85,14 +86,9 @@ function rss(pid: number): { now: number; peak: number } | undefined {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)]! : 0;
-};
-const p95 = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]! : 0;
-};
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const median = (xs: number[]) => percentile(sorted(xs), 50);
+const p95 = (xs: number[]) => percentile(sorted(xs), 95);
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 async function main(): Promise<number> {
@@ -181,10 +177,9 @@ async function main(): Promise<number> {
     const walls: number[] = [];
     const phaseMs: Record<string, number[]> = Object.fromEntries(STEPS.map((s) => [s.phase, []]));
     for (const v of result.vms.filter((x) => x.state === 'Succeeded')) {
-      const h = client.workflow.getHandle(v.workflowId);
-      const r = (await h.result()) as MigrationResult;
-      walls.push(r.durationMs);
-      const s: MigrationStatus = await h.query(statusQuery);
+      // One query per VM: its phase history gives both the wall time and the time in each phase.
+      const s: MigrationStatus = await client.workflow.getHandle(v.workflowId).query(statusQuery);
+      walls.push(Date.parse(s.history.at(-1)!.at) - Date.parse(s.history[0]!.at));
       s.history.forEach((e, i) => {
         const next = s.history[i + 1];
         if (next && phaseMs[e.phase]) phaseMs[e.phase]!.push(Date.parse(next.at) - Date.parse(e.at));

@@ -4,10 +4,10 @@
  * `--address` and `--namespace`. Clusters (only `validate` talks to them): the kubeconfig, as the worker reads it.
  */
 import { existsSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { KubeconfigRegistry } from '../workers/clusters.js';
-import { UsageError } from './cli.js';
+import { EXIT, ExitError, UsageError } from './cli.js';
 
 export interface ConnectionFlags {
   address?: string;
@@ -45,5 +45,27 @@ export async function clusters(kubeconfig: string | undefined, env: NodeJS.Proce
     return KubeconfigRegistry.fromEnvironment(kubeconfig !== undefined ? { ...env, FERRY_KUBECONFIG: kubeconfig } : env);
   } catch (e) {
     throw new UsageError([`cannot load the kubeconfig: ${e instanceof Error ? e.message : String(e)}`]);
+  }
+}
+
+/** Every named cluster must be a context of the kubeconfig: a usage error naming each field otherwise. */
+export function requireClusters(registry: { names(): string[] }, wanted: [field: string, cluster: string][]): void {
+  const known = registry.names();
+  const have = known.map((n) => `"${n}"`).join(', ') || 'no contexts';
+  const unknown = wanted.filter(([, c]) => !known.includes(c)).map(([field, c]) => `${field}: unknown cluster "${c}": the kubeconfig has ${have}`);
+  if (unknown.length) throw new UsageError(unknown);
+}
+
+/**
+ * `workflowId` must name a workflow of `type`: a usage error when it is another kind of workflow,
+ * exit 1 when there is none.
+ */
+export async function expectWorkflow(client: Client, workflowId: string, o: { type: string; noun: string; command: string; hint?: string }): Promise<void> {
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    if (d.type !== o.type) throw new UsageError([`${workflowId} is a workflow of type ${d.type}, not a ${o.noun} (${o.type})`]);
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) throw new ExitError(`${o.command}: no ${o.noun} with workflow ID "${workflowId}"${o.hint ? ` (${o.hint})` : ''}`, EXIT.failed);
+    throw e;
   }
 }

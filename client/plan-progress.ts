@@ -9,12 +9,6 @@ import { EXIT, type ExitCode } from './cli.js';
 import { bar, since, wrap, type Style } from './progress.js';
 import { table } from './format.js';
 
-const ENDED_PHASES = ['Succeeded', 'Completed', 'Failed', 'Cancelled'];
-
-export function planEnded(s: PlanStatus): boolean {
-  return ENDED_PHASES.includes(s.phase);
-}
-
 /** 0 every VM migrated; 3 the plan ended with VMs skipped, rolled back or cancelled; 1 a VM (or the plan) failed. */
 export function planExitCode(r: PlanResult | undefined): ExitCode {
   if (!r) return EXIT.failed;

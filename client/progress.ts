@@ -4,6 +4,7 @@
  * exit code a finished migration stands for. No I/O here, so it is unit-tested directly.
  */
 import type { MigrationResult, MigrationStatus } from '../workflows/contract.js';
+import { percentCopied } from '../workflows/details.js';
 import { formatDuration } from '../workflows/duration.js';
 import { isTerminal } from '../workflows/phases.js';
 import { EXIT, type ExitCode } from './cli.js';
@@ -51,9 +52,7 @@ export function overallCode(endings: readonly Ending[]): ExitCode {
 
 /** Whole percent of the state transferred, from the status's observed progress; undefined when unknown. */
 export function percent(s: MigrationStatus | undefined): number | undefined {
-  const p = s?.observed?.progress;
-  if (!p || p.totalBytes <= 0) return undefined;
-  return Math.max(0, Math.min(100, Math.floor((100 * p.processedBytes) / p.totalBytes)));
+  return percentCopied(s?.observed?.progress);
 }
 
 /** A progress bar of `width` cells. */

@@ -10,7 +10,6 @@
  * kubectl) until Ctrl-C. With `--exit` it stops after the story and exits 0 only if every migration
  * reached its expected outcome. Everything it started is stopped either way.
  */
-import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -20,9 +19,10 @@ import { Simulator } from '../simulator/sim.js';
 import { KubeconfigRegistry } from '../workers/clusters.js';
 import { createFerryWorker } from '../workers/worker.js';
 import { type MigrationInput, migrationInputSchema, type MigrationResult, type MigrationStatus, migrationWorkflowId, TASK_QUEUE } from '../workflows/contract.js';
-import { staticDetails, staticSummary } from '../workflows/details.js';
+import { percentCopied, staticDetails, staticSummary } from '../workflows/details.js';
 import { retryUpdate, statusQuery } from '../workflows/messages.js';
-import { type DevServer, ensureTemporalCli, REPO_ROOT, startDevServer } from './temporal-cli.js';
+import { isTerminal } from '../workflows/phases.js';
+import { type DevServer, ensureTemporalCli, preferredPort, REPO_ROOT, startDevServer } from './temporal-cli.js';
 
 const USAGE = `usage: npm run demo [-- --exit] [--port 7233] [--ui-port 8233]
 
@@ -49,20 +49,6 @@ const red = (s: string) => (process.stdout.isTTY ? `\x1b[31m${s}\x1b[0m` : s);
 const say = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The preferred port when it is free (stable URLs to bookmark), else any free port. */
-async function portOr(preferred: number): Promise<number> {
-  const tryListen = (port: number) =>
-    new Promise<number | undefined>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(undefined));
-      srv.listen(port, '127.0.0.1', () => {
-        const got = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(got));
-      });
-    });
-  return (await tryListen(preferred)) ?? (await tryListen(0))!;
-}
-
 /** Demo deadlines: short enough that the stall shows within seconds. */
 const DEMO_OPTIONS = { handshakeTimeout: '8s', pollInterval: '250ms', decisionWindow: '10m' };
 
@@ -85,11 +71,11 @@ async function follow(handle: WorkflowHandle, vm: string): Promise<MigrationStat
     const s = await handle.query(statusQuery).catch(() => undefined);
     if (s) {
       final = s;
-      const p = s.observed?.progress;
+      const copied = percentCopied(s.observed?.progress);
       const key = `${s.phase}/${s.attempt}`;
       if (key !== last) {
         last = key;
-        const pct = p && p.totalBytes > 0 ? ` ${Math.floor((100 * p.processedBytes) / p.totalBytes)}%` : '';
+        const pct = copied !== undefined ? ` ${copied}%` : '';
         if (s.phase === 'Stalled') say(red(`${vm}: Stalled in ${s.stall?.phase}: ${s.stall?.diagnosis}`));
         else say(`${vm}: ${s.phase}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}${s.phase === 'Synchronizing' ? pct : ''}${s.phase === 'Failed' && s.error ? `: ${s.error.split('\n').slice(0, 3).join(' ')}` : ''}`);
       }
@@ -116,7 +102,7 @@ async function main(): Promise<number> {
   try {
     say(bold('ferry demo: live-migrating KubeVirt VMs between two (simulated) clusters with Temporal'));
     const cli = await ensureTemporalCli({ log: (l) => say(l) });
-    const [port, uiPort] = [await portOr(Number(flags.port)), await portOr(Number(flags['ui-port']))];
+    const [port, uiPort] = [await preferredPort(Number(flags.port)), await preferredPort(Number(flags['ui-port']))];
     const server: DevServer = await startDevServer({ cli, port, uiPort, dbFile: join(REPO_ROOT, '.state', 'demo', 'temporal.sqlite') });
     stops.push(() => server.stop());
     say(`Temporal dev server at ${server.address}; Web UI at ${server.uiUrl}`);
@@ -175,7 +161,7 @@ async function main(): Promise<number> {
     const dbFollowed = follow(db, 'db-01');
     for (;;) {
       const s = await db.query(statusQuery).catch(() => undefined);
-      if (s?.phase === 'Stalled' || (s && ['Succeeded', 'Failed', 'RolledBack'].includes(s.phase))) break;
+      if (s?.phase === 'Stalled' || (s && isTerminal(s.phase))) break;
       await sleep(200);
     }
     say(`the Web UI shows the diagnosis and the commands: ${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(db.workflowId)}`);

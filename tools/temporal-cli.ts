@@ -357,18 +357,28 @@ function reapOnParentExit(child: ChildProcess, exited: Promise<ExitStatus>): voi
 // Small helpers
 // ---------------------------------------------------------------------------------------------------
 
-/** A free TCP port on `host`, found by binding port 0. */
-export async function freePort(host = LOOPBACK): Promise<number> {
+/** Bind `port` (0: any) on `host` and release it; the port bound. */
+function bindAndRelease(port: number, host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.unref();
     server.once('error', reject);
-    server.listen(0, host, () => {
+    server.listen(port, host, () => {
       const addr = server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      server.close(() => resolvePort(port));
+      const bound = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      server.close(() => resolvePort(bound));
     });
   });
+}
+
+/** A free TCP port on `host`, found by binding port 0. */
+export async function freePort(host = LOOPBACK): Promise<number> {
+  return bindAndRelease(0, host);
+}
+
+/** `preferred` when it is free (stable URLs to bookmark), else any free port. */
+export async function preferredPort(preferred: number, host = LOOPBACK): Promise<number> {
+  return bindAndRelease(preferred, host).catch(() => freePort(host));
 }
 
 /** Whether something accepts TCP connections on `host:port`. */

@@ -3,7 +3,7 @@
  * (Markdown) rebuilt from the status at each change: the step list with where it stands, progress,
  * and for a stall the diagnosis and the exact commands to retry, extend or cancel.
  */
-import type { Migration, MigrationStatus } from './contract.js';
+import type { Migration, MigrationStatus, Observation } from './contract.js';
 import { formatDuration } from './duration.js';
 import { isTerminal, STEPS, stepIndex } from './phases.js';
 
@@ -20,10 +20,13 @@ export function staticDetails(m: Migration): string {
   ].join('  \n');
 }
 
-const pct = (s: MigrationStatus) => {
-  const p = s.observed?.progress;
-  return p && p.totalBytes > 0 ? Math.min(100, Math.floor((100 * p.processedBytes) / p.totalBytes)) : undefined;
-};
+/** Whole percent of the state copied; undefined while KubeVirt reports no progress. */
+export function percentCopied(p: Observation['progress'] | undefined): number | undefined {
+  if (!p || p.totalBytes <= 0) return undefined;
+  return Math.max(0, Math.min(100, Math.floor((100 * p.processedBytes) / p.totalBytes)));
+}
+
+const pct = (s: MigrationStatus) => percentCopied(s.observed?.progress);
 
 /** The Temporal CLI commands that decide a stalled migration (`--namespace` only outside `default`). */
 export function commands(workflowId: string, namespace = 'default'): string[] {

@@ -3,6 +3,7 @@
  * deterministic: it runs inside the workflow.
  */
 import type { Migration, Observation, StallInfo } from './contract.js';
+import { percentCopied } from './details.js';
 import { formatDuration } from './duration.js';
 
 export function diagnose(deadline: StallInfo['deadline'], waitedMs: number, o: Observation | undefined, m: Migration): string {
@@ -28,8 +29,8 @@ export function diagnose(deadline: StallInfo['deadline'], waitedMs: number, o: O
       return `The source VMIM stayed in ${o?.sourceVMIM ?? 'Synchronizing'} for ${waited} while the target is ${o?.targetVMIM ?? 'unknown'}${blocked ? ` (${blocked})` : ''}; the two synchronization controllers have not completed their handshake with ${addr}.`;
     }
     case 'completion': {
-      const p = o?.progress;
-      const pct = p && p.totalBytes ? `${Math.floor((100 * p.processedBytes) / p.totalBytes)}% of the state copied` : 'no progress reported';
+      const copied = percentCopied(o?.progress);
+      const pct = copied !== undefined ? `${copied}% of the state copied` : 'no progress reported';
       return `The state transfer did not complete within its budget of ${waited} (${pct}; source ${o?.sourceVMIM ?? '?'}, target ${o?.targetVMIM ?? '?'}). A guest that dirties memory faster than the migration bandwidth never converges.`;
     }
   }

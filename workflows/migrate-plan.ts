@@ -28,7 +28,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { describeInputIssues, FailureTypes, migrationInputSchema, migrationWorkflowId, type Migration } from './contract.js';
+import { describeInputIssues, FailureTypes, migrationInputSchema, type MigrationInput, migrationWorkflowId, type Migration } from './contract.js';
 import { staticDetails, staticSummary } from './details.js';
 import {
   cancelPlanSignal,
@@ -44,7 +44,7 @@ import {
   retryStalledUpdate,
 } from './messages.js';
 import type { Phase } from './phases.js';
-import { type Plan, planInputSchema, type PlanPhase, type PlanResult, type PlanStatus, type PlanVmStatus, vmMigrationInput } from './plan-contract.js';
+import { isPlanEnded, isVmDone, type Plan, planInputSchema, type PlanPhase, type PlanResult, type PlanStatus, type PlanVmStatus, vmMigrationInput } from './plan-contract.js';
 import { planDetails } from './plan-details.js';
 import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster } from './search-attributes.js';
 
@@ -76,8 +76,7 @@ export interface PlanCarry {
   vms: PlanVmStatus[];
 }
 
-const ENDED: readonly string[] = ['Succeeded', 'RolledBack', 'Failed', 'Skipped'];
-const isEnded = (v: PlanVmStatus) => ENDED.includes(v.state);
+const isEnded = (v: PlanVmStatus) => isVmDone(v.state);
 const isActive = (v: PlanVmStatus) => v.state !== 'Pending' && !isEnded(v);
 
 export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<PlanResult> {
@@ -89,9 +88,11 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
   const plan: Plan = parsed.data;
   const info = workflowInfo();
   const nowIso = () => new Date().toISOString();
-  const migrations = new Map<string, Migration>(plan.vms.map((vm) => {
-    const m = migrationInputSchema.parse(vmMigrationInput(plan, vm));
-    return [migrationWorkflowId(m), m];
+  /** Each VM's child input, as sent, and as the child will read it (for IDs, summaries, preflight). */
+  const children = new Map<string, { input: MigrationInput; migration: Migration }>(plan.vms.map((vm) => {
+    const input = vmMigrationInput(plan, vm);
+    const migration = migrationInputSchema.parse(input);
+    return [migrationWorkflowId(migration), { input, migration }];
   }));
 
   const state: PlanCarry = carry ?? {
@@ -99,7 +100,7 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
     startedAt: nowIso(),
     runs: 0,
     peakInFlight: 0,
-    vms: [...migrations.keys()].map((workflowId) => ({ vm: vmOf(migrations.get(workflowId)!), workflowId, state: 'Pending' })),
+    vms: [...children].map(([workflowId, c]) => ({ vm: vmOf(c.migration), workflowId, state: 'Pending' })),
   };
   const byId = new Map(state.vms.map((v) => [v.workflowId, v]));
   /** Children started by this run whose workflow has not closed (a slot is held until it has). */
@@ -168,7 +169,7 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
   const refuseRetry = () => (stalledIds().length ? undefined : 'retryStalled refused: no VM of this plan is Stalled');
   const refuseCancel = () => {
     if (state.cancelReason !== undefined) return 'cancel refused: the plan is already cancelling';
-    if (['Succeeded', 'Completed', 'Failed', 'Cancelled'].includes(state.phase)) return `cancel refused: the plan already ended (${state.phase})`;
+    if (isPlanEnded(state.phase)) return `cancel refused: the plan already ended (${state.phase})`;
     return undefined;
   };
   const signalAll = async (ids: string[], send: (id: string) => Promise<void>) => {
@@ -207,7 +208,7 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
     publish();
     // ---- 1. preflight every VM, together ---------------------------------------------------------
     if (state.phase === 'Validating') {
-      await preflightAll(migrations, state);
+      await preflightAll(children, state);
       detailsDirty = true;
       const blocked = state.vms.filter((v) => v.blockers?.length);
       // A cancel during preflight wins over its findings: nothing was written, nothing will be.
@@ -302,7 +303,7 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
   };
 
   async function startVm(v: PlanVmStatus): Promise<void> {
-    const m = migrations.get(v.workflowId)!;
+    const { input: childInput, migration: m } = children.get(v.workflowId)!;
     v.state = 'Validating';
     v.since = nowIso();
     state.peakInFlight = Math.max(state.peakInFlight, inFlight());
@@ -310,7 +311,7 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
     try {
       const child = await startChild('migrateVm', {
         workflowId: v.workflowId,
-        args: [vmMigrationInput(plan, plan.vms.find((p) => `${p.namespace}/${p.name}` === v.vm)!)],
+        args: [childInput],
         // The plan may continue as new while children run; they must not be closed with it.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
@@ -354,14 +355,14 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
 }
 
 /** Preflight all VMs in batches; blockers are recorded on each VM, nothing is written anywhere. */
-async function preflightAll(migrations: Map<string, Migration>, state: PlanCarry): Promise<void> {
+async function preflightAll(children: Map<string, { migration: Migration }>, state: PlanCarry): Promise<void> {
   const batches: PlanVmStatus[][] = [];
   for (let i = 0; i < state.vms.length; i += PREFLIGHT_BATCH) batches.push(state.vms.slice(i, i + PREFLIGHT_BATCH));
   let next = 0;
   const lane = async () => {
     while (next < batches.length) {
       const batch = batches[next++]!;
-      const reports = await preflightMany(batch.map((v) => ({ workflowId: v.workflowId, migration: migrations.get(v.workflowId)! })));
+      const reports = await preflightMany(batch.map((v) => ({ workflowId: v.workflowId, migration: children.get(v.workflowId)!.migration })));
       reports.forEach((r, i) => {
         if (r.blockers.length) batch[i]!.blockers = r.blockers;
       });

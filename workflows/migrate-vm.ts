@@ -110,7 +110,8 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
   const parsed = migrationInputSchema.safeParse(input);
   if (!parsed.success) {
     const issues = describeInputIssues(parsed.error);
-    const toPlan = planLink((input as { plan?: unknown } | null)?.plan === undefined ? undefined : String((input as { plan: unknown }).plan));
+    const plan = (input as { plan?: unknown } | null)?.plan;
+    const toPlan = planLink(plan === undefined ? undefined : String(plan));
     toPlan?.report({ phase: 'Failed', attempt: 1, error: `invalid migration input: ${issues.join('; ')}` });
     await toPlan?.flush();
     throw ApplicationFailure.create({

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { clusterName, describeInputIssues, destinationSchema, label, migrationInputSchema, networkMapSchema, optionOverridesSchema, storageClassMapSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
-import type { Phase } from './phases.js';
+import { type Phase, TERMINAL_PHASES } from './phases.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 20;
 export const DEFAULT_HISTORY_EVENT_LIMIT = 10_000;
@@ -104,6 +104,10 @@ export function vmMigrationInput(p: PlanInputShape, vm: PlanVm): MigrationInput 
 /** Where one VM of a plan stands, as the plan knows it. */
 export type PlanVmState = 'Pending' | 'Skipped' | Phase;
 
+/** A VM of a plan is done, whatever the outcome, when its migration ended or it was skipped. */
+const VM_DONE: readonly PlanVmState[] = [...TERMINAL_PHASES, 'Skipped'];
+export const isVmDone = (state: PlanVmState): boolean => VM_DONE.includes(state);
+
 export interface PlanVmStatus {
   vm: string;
   workflowId: string;
@@ -116,7 +120,9 @@ export interface PlanVmStatus {
   since?: string;
 }
 
-export type PlanPhase = 'Validating' | 'SyncingCertificates' | 'Migrating' | 'Cancelling' | 'Succeeded' | 'Completed' | 'Failed' | 'Cancelled';
+export const PLAN_END_PHASES = ['Succeeded', 'Completed', 'Failed', 'Cancelled'] as const;
+export type PlanPhase = 'Validating' | 'SyncingCertificates' | 'Migrating' | 'Cancelling' | (typeof PLAN_END_PHASES)[number];
+export const isPlanEnded = (phase: PlanPhase): boolean => (PLAN_END_PHASES as readonly PlanPhase[]).includes(phase);
 
 export interface PlanStatus {
   workflowId: string;

@@ -2,7 +2,7 @@
  * What the Temporal Web UI shows for a plan: counts per phase, the overall progress, every stalled VM
  * with its diagnosis, the failures, and the commands that act on the plan.
  */
-import type { Plan, PlanStatus } from './plan-contract.js';
+import { isPlanEnded, isVmDone, type Plan, type PlanStatus, type PlanVmState } from './plan-contract.js';
 
 export function planSummary(p: Plan): string {
   return `Migration plan ${p.name}: ${p.vms.length} VM(s) ${p.source.cluster} → ${p.destination.cluster}${p.destination.namespace ? `/${p.destination.namespace}` : ''}, ${p.maxInFlight} at a time`;
@@ -18,7 +18,7 @@ export function planCommands(workflowId: string, namespace = 'default'): string[
 
 /** How many VMs have ended (any outcome), for the overall bar. */
 export function planDone(s: PlanStatus): number {
-  return ['Succeeded', 'RolledBack', 'Failed', 'Skipped'].reduce((n, k) => n + (s.counts[k] ?? 0), 0);
+  return Object.entries(s.counts).reduce((n, [state, count]) => n + (isVmDone(state as PlanVmState) ? count : 0), 0);
 }
 
 const LIST_LIMIT = 20;
@@ -48,7 +48,7 @@ export function planDetails(s: PlanStatus, namespace = 'default'): string {
     for (const v of s.skipped.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\`: ${v.blockers?.map((b) => `[${b.code}] ${b.message}`).join('; ') ?? v.error ?? ''}`);
     lines.push(...more(s.skipped.length));
   }
-  if (!['Succeeded', 'Completed', 'Failed', 'Cancelled'].includes(s.phase)) lines.push('', 'Act on the plan with:', '```', ...planCommands(s.workflowId, namespace), '```');
+  if (!isPlanEnded(s.phase)) lines.push('', 'Act on the plan with:', '```', ...planCommands(s.workflowId, namespace), '```');
   if (s.runs) lines.push('', `Continued as new ${s.runs} time(s) to keep the history bounded.`);
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@
  * A plan is named by its file (`-f plan.yaml`, ferry's MigrationPlan or a Forklift Plan with its
  * Provider/StorageMap/NetworkMap documents) or by its name.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { preflightActivities } from '../../activities/preflight.js';
 import { migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type PreflightReport } from '../../workflows/contract.js';
 import { parseDuration } from '../../workflows/duration.js';
@@ -11,7 +11,7 @@ import { cancelPlanUpdate, planStatusQuery, retryStalledUpdate } from '../../wor
 import { type Plan, planInputSchema, type PlanResult, type PlanStatus, planWorkflowId, vmMigrationInput } from '../../workflows/plan-contract.js';
 import { planSummary } from '../../workflows/plan-details.js';
 import { CONNECTION_HELP, connectionOptions, EXIT, ExitError, KUBECONFIG_HELP, outputFormat, parse, reasonOf, sleep, UsageError, type ExitCode } from '../cli.js';
-import { clusters, connect } from '../connection.js';
+import { clusters, connect, expectWorkflow, requireClusters } from '../connection.js';
 import { table } from '../format.js';
 import { loadPlanFile, PlanFileError } from '../plan/load.js';
 import { planChangeLines, planExitCode, planFrame, planTable } from '../plan-progress.js';
@@ -94,15 +94,8 @@ async function planId(v: Values, positionals: string[]): Promise<string> {
 }
 
 async function checkIsPlan(client: Client, workflowId: string): Promise<WorkflowHandle> {
-  const handle = client.workflow.getHandle(workflowId);
-  try {
-    const d = await handle.describe();
-    if (d.type !== 'migratePlan') throw new UsageError([`${workflowId} is a workflow of type ${d.type}, not a plan (migratePlan)`]);
-  } catch (e) {
-    if (e instanceof WorkflowNotFoundError) throw new ExitError(`ferry plan: no plan with workflow ID "${workflowId}" (start it with: ferry plan start -f plan.yaml)`, EXIT.failed);
-    throw e;
-  }
-  return handle;
+  await expectWorkflow(client, workflowId, { type: 'migratePlan', noun: 'plan', command: 'ferry plan', hint: 'start it with: ferry plan start -f plan.yaml' });
+  return client.workflow.getHandle(workflowId);
 }
 
 export async function plan(argv: string[]): Promise<ExitCode> {
@@ -152,23 +145,25 @@ async function validatePlan(v: Values): Promise<ExitCode> {
   const format = outputFormat(v.output);
   const { plan: p, warnings } = await loadPlan(v.file);
   const registry = await clusters(v.kubeconfig);
-  const known = registry.names();
-  const unknown = [p.source.cluster, p.destination.cluster].filter((c) => !known.includes(c));
-  if (unknown.length) throw new UsageError(unknown.map((c) => `unknown cluster "${c}": the kubeconfig has ${known.map((n) => `"${n}"`).join(', ') || 'no contexts'}`));
+  requireClusters(registry, [
+    ['source.cluster', p.source.cluster],
+    ['destination.cluster', p.destination.cluster],
+  ]);
   const { preflight } = preflightActivities({ clusters: registry });
-  const results: VmPreflight[] = [];
+  // In the plan's order, whichever lane finishes first.
+  const results: VmPreflight[] = new Array<VmPreflight>(p.vms.length);
   let next = 0;
   // A few VMs at a time: fast on big plans without hammering the API servers.
   const lane = async () => {
     while (next < p.vms.length) {
-      const vm = p.vms[next++]!;
+      const i = next++;
+      const vm = p.vms[i]!;
       const migration = migrationInputSchema.parse(vmMigrationInput(p, vm));
       const workflowId = migrationWorkflowId(migration);
-      results.push({ vm: `${vm.namespace}/${vm.name}`, workflowId, report: await preflight({ workflowId, migration }) });
+      results[i] = { vm: `${vm.namespace}/${vm.name}`, workflowId, report: await preflight({ workflowId, migration }) };
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, p.vms.length) }, lane));
-  results.sort((a, b) => p.vms.findIndex((x) => `${x.namespace}/${x.name}` === a.vm) - p.vms.findIndex((x) => `${x.namespace}/${x.name}` === b.vm));
   const blocked = results.filter((r) => r.report.blockers.length);
   if (format === 'json') {
     console.log(JSON.stringify({ ok: blocked.length === 0, plan: p.name, onBlocked: p.onBlocked, warnings, vms: results }, null, 2));

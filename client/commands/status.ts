@@ -3,6 +3,7 @@ import { connect } from '../connection.js';
 import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, onePositional, outputFormat, parse, type ExitCode } from '../cli.js';
 import { table } from '../format.js';
 import type { MigrationStatus } from '../../workflows/contract.js';
+import { percentCopied } from '../../workflows/details.js';
 import { statusQuery } from '../../workflows/messages.js';
 
 export const statusHelp = `Usage: ferry status <workflow-id> [--output table|json]
@@ -22,9 +23,10 @@ ${EXIT_CODES_HELP}`;
 const options = { ...connectionOptions, output: { type: 'string', short: 'o' } } as const;
 
 export function progress(s: MigrationStatus): string | undefined {
-  const p = s.observed?.progress;
-  if (!p || p.totalBytes <= 0) return undefined;
-  return `${Math.min(100, Math.floor((100 * p.processedBytes) / p.totalBytes))}%${p.iteration !== undefined ? ` (iteration ${p.iteration})` : ''}`;
+  const pct = percentCopied(s.observed?.progress);
+  if (pct === undefined) return undefined;
+  const iteration = s.observed?.progress?.iteration;
+  return `${pct}%${iteration !== undefined ? ` (iteration ${iteration})` : ''}`;
 }
 
 export function statusRows(s: MigrationStatus): [string, string][] {

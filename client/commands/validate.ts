@@ -7,7 +7,7 @@
 import { preflightActivities } from '../../activities/preflight.js';
 import { describeInputIssues, migrationInputSchema, migrationWorkflowId, type Migration, type PreflightReport } from '../../workflows/contract.js';
 import { EXIT, KUBECONFIG_HELP, onePositional, outputFormat, parse, UsageError, type ExitCode } from '../cli.js';
-import { clusters } from '../connection.js';
+import { clusters, requireClusters } from '../connection.js';
 import { bytes, table } from '../format.js';
 import { buildInput } from './migrate.js';
 
@@ -96,11 +96,10 @@ export async function validate(argv: string[]): Promise<ExitCode> {
   const migration = checked.data;
 
   const registry = await clusters(v.kubeconfig);
-  const known = registry.names();
-  const unknown = (['source', 'destination'] as const)
-    .filter((side) => !known.includes(migration[side].cluster))
-    .map((side) => `${side}.cluster (--${side === 'source' ? 'from' : 'to'}): unknown cluster "${migration[side].cluster}": the kubeconfig has ${known.map((n) => `"${n}"`).join(', ') || 'no contexts'}`);
-  if (unknown.length) throw new UsageError(unknown);
+  requireClusters(registry, [
+    ['source.cluster (--from)', migration.source.cluster],
+    ['destination.cluster (--to)', migration.destination.cluster],
+  ]);
 
   const workflowId = migrationWorkflowId(migration);
   const report = await preflightActivities({ clusters: registry }).preflight({ workflowId, migration });

@@ -3,9 +3,9 @@
  * workflow for its status (the `status` query); the end comes from the workflow's result. On a
  * terminal the frame is redrawn in place; otherwise a plain line is printed per change.
  */
-import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { connect } from '../connection.js';
-import { CONNECTION_HELP, connectionOptions, EXIT, ExitError, parse, reasonOf, sleep, UsageError, type ExitCode } from '../cli.js';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { connect, expectWorkflow } from '../connection.js';
+import { CONNECTION_HELP, connectionOptions, EXIT, parse, reasonOf, sleep, UsageError, type ExitCode } from '../cli.js';
 import { changeKey, changeLine, ending, frame, overallCode, rewind, type Style, type Watched } from '../progress.js';
 import type { MigrationResult, MigrationStatus } from '../../workflows/contract.js';
 import { parseDuration } from '../../workflows/duration.js';
@@ -93,15 +93,7 @@ export async function watch(argv: string[]): Promise<ExitCode> {
         return EXIT.ok;
       }
     }
-    for (const id of ids) {
-      try {
-        const d = await client.workflow.getHandle(id).describe();
-        if (d.type !== 'migrateVm') throw new UsageError([`${id} is a workflow of type ${d.type}, not a migration (migrateVm)`]);
-      } catch (e) {
-        if (e instanceof WorkflowNotFoundError) throw new ExitError(`ferry watch: no migration with workflow ID "${id}"`, EXIT.failed);
-        throw e;
-      }
-    }
+    for (const id of ids) await expectWorkflow(client, id, { type: 'migrateVm', noun: 'migration', command: 'ferry watch' });
 
     const items: Watched[] = ids.map((workflowId) => ({ workflowId }));
     // The end of each workflow, from its result (a long poll per workflow): then its final status.
