@@ -26,15 +26,6 @@ export function readManifests(dir: string): KubeObject[] {
   return out;
 }
 
-/** `stringData` is folded into base64 `data`, as the API server does for Secrets. */
-function normalise(o: KubeObject): KubeObject {
-  if (o.kind !== 'Secret' || !o.stringData) return o;
-  const data = { ...((o.data as Record<string, string>) ?? {}) };
-  for (const [k, v] of Object.entries(o.stringData as Record<string, string>)) data[k] = Buffer.from(v).toString('base64');
-  const { stringData: _s, ...rest } = o;
-  return { ...rest, data };
-}
-
 /** Create manifests in dependency order (namespaces first), skipping ones that already exist. */
 export function loadInto(store: Store, manifests: KubeObject[]): number {
   const ordered = [...manifests].sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
@@ -42,7 +33,7 @@ export function loadInto(store: Store, manifests: KubeObject[]): number {
   for (const m of ordered) {
     const k = kindInfo(m.kind);
     if (store.peek(m.kind, m.metadata.namespace, m.metadata.name!)) continue;
-    store.create(k, m.metadata.namespace, normalise(m));
+    store.create(k, m.metadata.namespace, m);
     n++;
   }
   return n;

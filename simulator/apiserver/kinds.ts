@@ -11,6 +11,7 @@ export interface KindInfo {
   singular: string;
   shortNames: string[];
   namespaced: boolean;
+  /** Serves `/status`; without it, status is an ordinary field written by create and update. */
   hasStatus: boolean;
   categories?: string[];
 }
@@ -45,8 +46,10 @@ export const KINDS: readonly KindInfo[] = [
   kind('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', { shortNames: ['pvc'] }),
   kind('kubevirt.io', 'v1', 'KubeVirt', 'kubevirts', { shortNames: ['kv', 'kvs'], categories: kubevirtCategories }),
   kind('kubevirt.io', 'v1', 'VirtualMachine', 'virtualmachines', { shortNames: ['vm', 'vms'], categories: kubevirtCategories }),
+  // KubeVirt's VMI CRD declares no status subresource: status is written with the object itself.
   kind('kubevirt.io', 'v1', 'VirtualMachineInstance', 'virtualmachineinstances', {
     shortNames: ['vmi', 'vmis'],
+    hasStatus: false,
     categories: kubevirtCategories,
   }),
   kind('kubevirt.io', 'v1', 'VirtualMachineInstanceMigration', 'virtualmachineinstancemigrations', {

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, badRequest, qualifiedResource } from './errors.js';
 import { apiVersions, group, groupList, resourceList, VERSION } from './discovery.js';
 import { Faults, type Verb } from './faults.js';
-import { apiGroups, kindForRoute, type KindInfo } from './kinds.js';
+import { apiGroups, groupVersion, kindForRoute, type KindInfo } from './kinds.js';
 import { RequestMetrics } from './metrics.js';
 import type { KubeObject } from './object.js';
 import { openapiDocument, openapiRoot, openapiV2 } from './openapi.js';
@@ -365,7 +365,7 @@ export class ApiServer {
         const sel = both(labelSelector(url.searchParams.get('labelSelector')), fieldSelector(url.searchParams.get('fieldSelector')));
         const items = store.list(kind, namespace, sel);
         for (const o of items) store.delete(kind, o.metadata.namespace, o.metadata.name!);
-        return send(res, 200, { kind: kind.listKind, apiVersion: items[0]?.apiVersion ?? 'v1', metadata: {}, items });
+        return send(res, 200, { kind: kind.listKind, apiVersion: groupVersion(kind), metadata: {}, items: items.map(listItem) });
       }
     }
   }
@@ -394,9 +394,9 @@ export class ApiServer {
     if (wantsTable(accept)) return { ...table(kind, items, rv), metadata: { resourceVersion: rv, ...(next ? { continue: next } : {}) } };
     return {
       kind: kind.listKind,
-      apiVersion: kind.group ? `${kind.group}/${kind.version}` : kind.version,
+      apiVersion: groupVersion(kind),
       metadata: { resourceVersion: rv, ...(next ? { continue: next } : {}) },
-      items,
+      items: items.map(listItem),
     };
   }
 
@@ -434,6 +434,15 @@ export class ApiServer {
     res.on('close', done);
     req.on('close', done);
   }
+}
+
+/**
+ * The items of a real list carry no kind or apiVersion: only the list says what they are. Watch
+ * events and single-object answers do carry them.
+ */
+function listItem(o: KubeObject): Omit<KubeObject, 'kind' | 'apiVersion'> {
+  const { kind: _k, apiVersion: _v, ...rest } = o;
+  return rest;
 }
 
 function notFoundDoc(): never {

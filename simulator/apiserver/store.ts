@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { alreadyExists, ApiError, conflict, expired, invalid, notFound } from './errors.js';
 import { kindInfo, KINDS, type KindInfo, groupVersion } from './kinds.js';
 import { clone, type KubeObject } from './object.js';
+import { foldStringData } from './secrets.js';
 import { everything, type Selector } from './selectors.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -49,12 +50,19 @@ const HISTORY_PER_KIND = 20_000;
 
 const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
 
-function specChanged(a: KubeObject, b: KubeObject): boolean {
+/** As for CRDs: without a status subresource, a status change is a change of the object like any other. */
+function specChanged(k: KindInfo, a: KubeObject, b: KubeObject): boolean {
   const strip = (o: KubeObject) => {
-    const { metadata: _m, status: _s, ...rest } = o;
+    const { metadata: _m, ...rest } = o;
+    if (k.hasStatus) delete rest.status;
     return JSON.stringify(rest);
   };
   return strip(a) !== strip(b);
+}
+
+/** What the kind's storage strategy does to every object written through the main resource. */
+function normalise(k: KindInfo, o: KubeObject): void {
+  if (k.kind === 'Secret') foldStringData(o);
 }
 
 export class Store {
@@ -141,6 +149,7 @@ export class Store {
     const obj = clone(input);
     obj.apiVersion = groupVersion(k);
     obj.kind = k.kind;
+    normalise(k, obj);
     const meta = (obj.metadata ??= {});
     if (k.namespaced) {
       if (meta.namespace && ns && meta.namespace !== ns) {
@@ -176,8 +185,9 @@ export class Store {
   }
 
   /**
-   * Replace an object (PUT, or the result of a PATCH). On the main resource status is kept from the
-   * stored object; on the status subresource only status is taken from the input.
+   * Replace an object (PUT, or the result of a PATCH). For kinds with a status subresource, the main
+   * resource keeps the stored status and the subresource takes only status from the input; kinds
+   * without one (a VMI) store the status they are sent.
    */
   update(k: KindInfo, ns: string | undefined, name: string, input: KubeObject, subresource?: 'status'): KubeObject {
     const st = this.state(k);
@@ -202,6 +212,7 @@ export class Store {
       next = clone(input);
       next.apiVersion = groupVersion(k);
       next.kind = k.kind;
+      normalise(k, next);
       const m = (next.metadata ??= {});
       // Fields the server owns cannot be changed through an update.
       m.name = cur.metadata.name!;
@@ -219,7 +230,7 @@ export class Store {
     this.admit({ op: 'update', kind: k, object: next, old: cur, ...(subresource ? { subresource } : {}) });
     // As in kube-apiserver, admission runs before the storage layer's resourceVersion precondition.
     if (wantRv && wantRv !== cur.metadata.resourceVersion) throw conflict(k, name);
-    if (subresource !== 'status' && specChanged(cur, next)) next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
+    if (subresource !== 'status' && specChanged(k, cur, next)) next.metadata.generation = (cur.metadata.generation ?? 1) + 1;
     next.metadata.resourceVersion = cur.metadata.resourceVersion;
     if (JSON.stringify(next) === JSON.stringify(cur)) return clone(cur); // no-op writes do not bump the RV
 

@@ -1,6 +1,6 @@
 /**
  * CDI and a storage provisioner: a DataVolume gets a PersistentVolumeClaim of the same name that binds
- * at its requested size; blank DataVolumes succeed at once, imports after `timing.importMs`.
+ * at its requested size; blank DataVolumes succeed at once, imports `timing.importMs` after they began.
  */
 import type { ControllerContext } from './context.js';
 import { getPath, now } from './kubevirt.js';
@@ -34,10 +34,16 @@ function pvcFor(dv: KubeObject): KubeObject {
 }
 
 export function startCDI(ctx: ControllerContext): void {
+  // When each import began, by DataVolume uid: the writes of the import itself requeue the DataVolume
+  // at once, and must not end it before `importMs` has passed.
+  const importing = new Map<string, number>();
   const dvQueue = ctx.queue('cdi-datavolume', async (key) => {
     const { namespace, name } = splitKey(key);
     const dv = ctx.get('DataVolume', namespace, name);
-    if (!dv || dv.metadata.deletionTimestamp) return;
+    if (!dv || dv.metadata.deletionTimestamp) {
+      if (dv) importing.delete(dv.metadata.uid!);
+      return;
+    }
     let pvc = ctx.get('PersistentVolumeClaim', namespace, name);
     if (!pvc) pvc = await ctx.client.create(pvcFor(dv));
     const blank = !!getPath(dv, 'spec.source.blank');
@@ -48,14 +54,21 @@ export function startCDI(ctx: ControllerContext): void {
       if (phase !== 'Pending') await status({ phase: 'Pending', progress: 'N/A' });
       return;
     }
-    if (phase === 'Succeeded') return;
+    if (phase === 'Succeeded') return void importing.delete(dv.metadata.uid!);
     const claimName = { claimName: name };
     if (blank) return void (await status({ phase: 'Succeeded', progress: '100.0%', ...claimName, conditions: readyConditions() }));
+    const uid = dv.metadata.uid!;
     if (phase !== 'ImportInProgress') {
       await status({ phase: 'ImportInProgress', progress: '0.00%', ...claimName });
+      importing.set(uid, Date.now());
       return { requeueAfterMs: ctx.timing.importMs };
     }
+    // An import this controller did not see begin (it was restarted) starts over now.
+    if (!importing.has(uid)) importing.set(uid, Date.now());
+    const left = importing.get(uid)! + ctx.timing.importMs - Date.now();
+    if (left > 0) return { requeueAfterMs: left };
     await status({ phase: 'Succeeded', progress: '100.0%', ...claimName, conditions: readyConditions() });
+    importing.delete(uid);
   });
   ctx.watch('DataVolume', dvQueue);
   ctx.watch('PersistentVolumeClaim', dvQueue);

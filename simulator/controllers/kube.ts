@@ -43,7 +43,9 @@ export class KubeClient {
     } else {
       res = plain(await this.objects.list(groupVersion(k), k.kind, ns));
     }
-    return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+    // A list names its items' kind once, at the top; every later write of an item needs it on the item.
+    const items = res.items.map((o) => ({ ...o, apiVersion: groupVersion(k), kind: k.kind }));
+    return { items, resourceVersion: res.metadata?.resourceVersion ?? '' };
   }
 
   async get(kind: string, ns: string | undefined, name: string): Promise<KubeObject | undefined> {
@@ -85,9 +87,11 @@ export class KubeClient {
     return plain(await this.objects.replace(obj as k8s.KubernetesObject));
   }
 
+  /** PUT to `/status`; kinds without a status subresource (a VMI) write status with `update`. */
   async updateStatus(obj: KubeObject): Promise<KubeObject> {
     const k = kindInfo(obj.kind);
     const name = obj.metadata.name!;
+    if (!k.hasStatus) throw new Error(`${k.kind} has no status subresource: write its status with update()`);
     if (k.kind === 'PersistentVolumeClaim') {
       return plain(
         await this.core.replaceNamespacedPersistentVolumeClaimStatus({ name, namespace: obj.metadata.namespace!, body: obj as k8s.V1PersistentVolumeClaim }),

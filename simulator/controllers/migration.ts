@@ -172,13 +172,14 @@ async function claimVMI(ctx: ControllerContext, vmi: KubeObject, vmim: KubeObjec
   let conds = (getPath<Condition[]>(vmi, 'status.conditions') ?? []).slice();
   if (role === 'target') conds = setCondition(conds, { type: VMI_SYNC_FAILURE, status: 'True', reason: BLOCKED_REASON, message: WAITING_FOR_SYNC_MESSAGE });
   else conds = removeCondition(conds, VMI_SYNC_FAILURE);
-  await ctx.client.updateStatus({ ...vmi, status: { ...(vmi.status as object), migrationState: ms, conditions: conds } });
+  // VMI status has no subresource of its own: it is written with the whole object.
+  await ctx.client.update({ ...vmi, status: { ...(vmi.status as object), migrationState: ms, conditions: conds } });
 }
 
 async function publishTargetAddress(ctx: ControllerContext, vmi: KubeObject): Promise<void> {
   const ms = (getPath<MigrationState>(vmi, 'status.migrationState') ?? {}) as MigrationState;
   const targetState = { ...(ms.targetState ?? {}), nodeAddress: '10.129.0.1', directMigrationNodePorts: { '49152': 0 } };
-  await ctx.client.updateStatus({
+  await ctx.client.update({
     ...vmi,
     status: { ...(vmi.status as object), migrationState: { ...ms, targetState, targetNodeAddress: '10.129.0.1', targetNode: `${ctx.cluster}-node-1` } },
   });
@@ -195,7 +196,7 @@ async function finalizeDeletion(ctx: ControllerContext, vmim: KubeObject, vmi: K
     };
     // A receiver VMI that will never receive is finished; its VM will create a fresh receiver.
     if (vmimRole(vmim) === 'target') status.phase = 'Failed';
-    await ctx.client.updateStatus({ ...vmi, status });
+    await ctx.client.update({ ...vmi, status });
   }
   const finalizers = (vmim.metadata.finalizers ?? []).filter((f) => f !== VMIM_FINALIZER);
   if (finalizers.length !== (vmim.metadata.finalizers ?? []).length) await ctx.client.update({ ...vmim, metadata: { ...vmim.metadata, finalizers } });

@@ -637,7 +637,10 @@ export class SyncController {
     }
   }
 
-  /** Read-modify-write of a VMI's status, retried on conflicts with the other controllers. */
+  /**
+   * Read-modify-write of a VMI's status, retried on conflicts with the other controllers. The VMI has
+   * no status subresource, so the whole object is written back.
+   */
   private async updateVMIStatus(ns: string, name: string, mutate: (status: Msg) => void): Promise<KubeObject | undefined> {
     for (let i = 0; ; i++) {
       const vmi = await this.ctx.client.get('VirtualMachineInstance', ns, name);
@@ -645,7 +648,7 @@ export class SyncController {
       const status = structuredClone((vmi.status as Msg) ?? {});
       mutate(status);
       try {
-        return await this.ctx.client.updateStatus({ ...vmi, status });
+        return await this.ctx.client.update({ ...vmi, status });
       } catch (e) {
         if (errorCode(e) !== 409 || i > 20) throw e;
       }

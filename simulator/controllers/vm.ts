@@ -1,10 +1,12 @@
 /**
  * virt-controller for VirtualMachines: run strategies (including WaitAsReceiver), VMI creation from
- * the template (with the instancetype's guest memory and CPU), status and mirrored conditions, and the
- * two decentralized-migration rules: a source whose VMI migrated away is set to `Halted`, and a
- * receiver whose VMI became a normal running VMI gets the run strategy from `kubevirt.io/restore-run-strategy`.
+ * the template (with the instancetype's guest memory and CPU, once the DataVolumes of
+ * `dataVolumeTemplates` are populated), status and mirrored conditions, and the two
+ * decentralized-migration rules: a source whose VMI migrated away is set to `Halted`, and a receiver
+ * whose VMI became a normal running VMI gets the run strategy from `kubevirt.io/restore-run-strategy`.
  */
 import type { ControllerContext } from './context.js';
+import { adoptDataVolumes, controllerRef, dataVolumesReady, vmKeysFor } from './datavolumes.js';
 import {
   ANN_MIGRATION_TARGET,
   ANN_RESTORE_RUN_STRATEGY,
@@ -49,9 +51,7 @@ function vmiFor(ctx: ControllerContext, vm: KubeObject, receiver: boolean): Kube
       labels: { ...(tmpl.metadata?.labels ?? {}), [LABEL_CREATED_BY]: vm.metadata.uid! },
       annotations: { ...(tmpl.metadata?.annotations ?? {}), ...(receiver ? { [ANN_MIGRATION_TARGET]: 'true' } : {}) },
       finalizers: [VMI_FINALIZER],
-      ownerReferences: [
-        { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', name: vm.metadata.name!, uid: vm.metadata.uid!, controller: true, blockOwnerDeletion: true },
-      ],
+      ownerReferences: [controllerRef(vm)],
     },
     spec,
   };
@@ -63,10 +63,10 @@ function migratedAway(vmi: KubeObject): boolean {
     !!getPath(vmi, 'status.migrationState.sourceState') && getPath(vmi, 'status.migrationState.failed') !== true;
 }
 
-function printableStatus(vm: KubeObject, vmi: KubeObject | undefined, strategy: string): string {
+function printableStatus(vm: KubeObject, vmi: KubeObject | undefined, strategy: string, provisioning: boolean): string {
   if (vm.metadata.deletionTimestamp) return 'Terminating';
   if (strategy === 'WaitAsReceiver' && (!vmi || isReceiver(vmi))) return 'WaitingForReceiver';
-  if (!vmi) return 'Stopped';
+  if (!vmi) return provisioning ? 'Provisioning' : 'Stopped';
   if (vmi.metadata.deletionTimestamp) return 'Stopping';
   const phase = String(getPath(vmi, 'status.phase') ?? '');
   if (phase === 'Running') {
@@ -84,9 +84,16 @@ export function startVMController(ctx: ControllerContext): void {
     const { namespace, name } = splitKey(key);
     const vm = ctx.get('VirtualMachine', namespace, name);
     if (!vm || vm.metadata.deletionTimestamp) return;
+    await adoptDataVolumes(ctx, vm);
     const vmi = ctx.get('VirtualMachineInstance', namespace, name);
     const strategy = runStrategyOf(vm);
     const vmiFinal = vmi ? FINAL_VMI_PHASES.has(String(getPath(vmi, 'status.phase'))) : false;
+    let provisioning = false;
+    // As virt-controller's startVMI: the VMI is created only once the template DataVolumes are populated.
+    const start = async (receiver: boolean) => {
+      if (await dataVolumesReady(ctx, vm)) await ctx.client.create(vmiFor(ctx, vm, receiver));
+      else provisioning = true;
+    };
 
     switch (strategy) {
       case 'Always':
@@ -96,7 +103,7 @@ export function startVMController(ctx: ControllerContext): void {
           // The guest now runs in the other cluster: never restart it here.
           return void (await setRunStrategy(ctx, vm, 'Halted'));
         }
-        if (!vmi) await ctx.client.create(vmiFor(ctx, vm, false));
+        if (!vmi) await start(false);
         else if (vmiFinal && strategy !== 'Once' && !vmi.metadata.deletionTimestamp) await ctx.client.delete('VirtualMachineInstance', namespace, name);
         break;
       case 'Halted':
@@ -106,7 +113,7 @@ export function startVMController(ctx: ControllerContext): void {
         if (vmi && !vmi.metadata.deletionTimestamp) await ctx.client.delete('VirtualMachineInstance', namespace, name);
         break;
       case 'WaitAsReceiver':
-        if (!vmi) await ctx.client.create(vmiFor(ctx, vm, true));
+        if (!vmi) await start(true);
         else if (!isReceiver(vmi) && getPath(vmi, 'status.migrationState.completed') === true) {
           const restore = vm.metadata.annotations?.[ANN_RESTORE_RUN_STRATEGY] ?? 'Always';
           return void (await setRunStrategy(ctx, vm, restore));
@@ -116,10 +123,13 @@ export function startVMController(ctx: ControllerContext): void {
         }
         break;
     }
-    await updateStatus(ctx, vm, vmi, strategy);
+    await updateStatus(ctx, vm, vmi, strategy, provisioning);
   });
   ctx.watch('VirtualMachine', q);
   ctx.watch('VirtualMachineInstance', q);
+  ctx.informers.DataVolume.on((dv) => {
+    for (const k of vmKeysFor(ctx, dv)) q.add(k);
+  });
   ctx.watch('VirtualMachineInstanceMigration', q, (m) => `${m.metadata.namespace}/${String(getPath(m, 'spec.vmiName') ?? '')}`);
 }
 
@@ -136,7 +146,7 @@ async function setRunStrategy(ctx: ControllerContext, vm: KubeObject, strategy: 
   await ctx.client.update({ ...vm, spec });
 }
 
-async function updateStatus(ctx: ControllerContext, vm: KubeObject, vmi: KubeObject | undefined, strategy: string): Promise<void> {
+async function updateStatus(ctx: ControllerContext, vm: KubeObject, vmi: KubeObject | undefined, strategy: string, provisioning: boolean): Promise<void> {
   const vmiConds = getPath<Condition[]>(vmi, 'status.conditions') ?? [];
   const ready = vmiConds.find((c) => c.type === 'Ready')?.status === 'True' && !isReceiver(vmi ?? vm);
   const mirrored = vmiConds.filter((c) => !VM_NATIVE.has(c.type));
@@ -147,7 +157,7 @@ async function updateStatus(ctx: ControllerContext, vm: KubeObject, vmi: KubeObj
     ...((vm.status as Record<string, unknown>) ?? {}),
     created: !!vmi,
     ready,
-    printableStatus: printableStatus(vm, vmi, strategy),
+    printableStatus: printableStatus(vm, vmi, strategy, provisioning),
     runStrategy: strategy,
     conditions: [readyCond, ...mirrored],
   };

@@ -130,7 +130,8 @@ export function startVMIController(ctx: ControllerContext): void {
     const conds = migratability(ctx, { ...vmi, status });
     const ready = status.phase === 'Running';
     status.conditions = setCondition(conds, ready ? { type: 'Ready', status: 'True' } : { type: 'Ready', status: 'False', reason: 'PodNotReady' });
-    if (JSON.stringify(status) !== JSON.stringify(vmi.status ?? {})) await ctx.client.updateStatus({ ...vmi, status });
+    // The VMI has no status subresource: status goes with the object, as virt-handler writes it.
+    if (JSON.stringify(status) !== JSON.stringify(vmi.status ?? {})) await ctx.client.update({ ...vmi, status });
     return requeue ? { requeueAfterMs: requeue } : undefined;
   });
   ctx.watch('VirtualMachineInstance', q);

@@ -6,13 +6,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { SimCluster } from '../../simulator/cluster.js';
+import type { ClusterEndpoint } from '../../simulator/kubeconfig.js';
 import { Simulator, type SimulatorOptions } from '../../simulator/sim.js';
 
+/** The simulated KubeVirt components' timing in tests (both beds): fast steps, short backoffs. */
+export const FAST_TIMING = { vmiStepMs: 10, migrationStepMs: 10, importMs: 50, progressIntervalMs: 200, syncDialTimeoutMs: 1500, syncMaxBackoffMs: 500 };
+
 export async function startSim(opts: SimulatorOptions = {}): Promise<Simulator> {
-  return Simulator.start({
-    timing: { vmiStepMs: 10, migrationStepMs: 10, importMs: 50, progressIntervalMs: 200, syncDialTimeoutMs: 1500, syncMaxBackoffMs: 500, ...opts.timing },
-    ...opts,
-  });
+  return Simulator.start({ ...opts, timing: { ...FAST_TIMING, ...opts.timing } });
 }
 
 export interface Clients {
@@ -88,15 +89,25 @@ export function rawRequest(
   urlPath: string,
   opts: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<RawResponse> {
-  const url = new URL(urlPath, cluster.api.url);
-  const token = opts.token === undefined ? cluster.tokens.admin : opts.token;
+  return rawRequestTo(cluster.endpoint('admin'), method, urlPath, opts);
+}
+
+/** The same against any cluster endpoint (either bed); the token defaults to the endpoint's. */
+export function rawRequestTo(
+  endpoint: ClusterEndpoint,
+  method: string,
+  urlPath: string,
+  opts: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
+  const url = new URL(urlPath, endpoint.server);
+  const token = opts.token === undefined ? endpoint.token : opts.token;
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       url,
       {
         method,
-        ca: cluster.apiCA.certPem,
+        ca: endpoint.caPem,
         agent: false,
         headers: {
           accept: 'application/json',
