@@ -6,15 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { registerKubevirtAdmission } from './admission.js';
 import { ApiServer, type User } from './apiserver/server.js';
-import { startCDI } from './controllers/cdi.js';
-import { ControllerContext, DEFAULT_TIMING, type SimTiming } from './controllers/context.js';
-import { KubeClient } from './controllers/kube.js';
-import { SYNC_CLIENT_CN, SYNC_SERVER_CN } from './controllers/kubevirt.js';
-import { startMigrationController } from './controllers/migration.js';
-import { startOperator } from './controllers/operator.js';
-import { SyncController } from './controllers/sync.js';
-import { startVMController } from './controllers/vm.js';
-import { startVMIController } from './controllers/vmi.js';
+import { startKubevirtComponents, syncControl } from './components.js';
+import type { ControllerContext, SimTiming } from './controllers/context.js';
+import type { SyncController } from './controllers/sync.js';
 import { kubeConfigFor, type ClusterEndpoint } from './kubeconfig.js';
 import type { SimNetwork } from './network.js';
 import { createCA, issue, type CertAuthority } from './pki.js';
@@ -51,11 +45,7 @@ export class SimCluster {
 
   static async start(name: string, opts: ClusterOptions): Promise<SimCluster> {
     const [apiCA, kubevirtCA] = await Promise.all([createCA(`${name}-apiserver-ca`, 30), createCA(`${name}-kubevirt-ca`, 7)]);
-    const [serving, syncServer, syncClient] = await Promise.all([
-      issue(apiCA, { commonName: 'kube-apiserver', dnsNames: ['localhost'], ips: ['127.0.0.1'], usage: ['server'], validDays: 30 }),
-      issue(kubevirtCA, { commonName: SYNC_SERVER_CN, usage: ['server', 'client'] }),
-      issue(kubevirtCA, { commonName: SYNC_CLIENT_CN, usage: ['client', 'server'] }),
-    ]);
+    const serving = await issue(apiCA, { commonName: 'kube-apiserver', dnsNames: ['localhost'], ips: ['127.0.0.1'], usage: ['server'], validDays: 30 });
     const tokens: ClusterCredentials = { admin: token(), viewer: token(), system: token() };
     const users: User[] = [
       { name: 'admin', token: tokens.admin, write: true, admin: true },
@@ -66,34 +56,21 @@ export class SimCluster {
     registerKubevirtAdmission(api.store);
     await api.start();
 
-    const log = opts.log ?? (() => {});
-    const client = new KubeClient(kubeConfigFor({ name, server: api.url, caPem: apiCA.certPem, token: tokens.system }));
-    const ctx = new ControllerContext(name, client, { ...DEFAULT_TIMING, ...opts.timing }, (m) => log(`[${name}] ${m}`));
-    // The sync controller tells virt-operator when its address changes; the operator needs the sync
-    // controller to know the address: a forward reference breaks the cycle.
-    const operator: { poke?: () => void } = {};
-    const sync = new SyncController(
-      ctx,
-      { network: opts.network, serverCert: syncServer, clientCert: syncClient, byteScale: opts.byteScale ?? 4096, ...(opts.syncPort ? { port: opts.syncPort } : {}) },
-      () => operator.poke?.(),
-    );
-    operator.poke = startOperator(ctx, kubevirtCA.certPem, sync).poke;
-    startCDI(ctx);
-    startVMIController(ctx);
-    startVMController(ctx);
-    startMigrationController(ctx);
-    await ctx.start();
-    await sync.start();
+    const components = await startKubevirtComponents({
+      cluster: name,
+      kubeConfig: kubeConfigFor({ name, server: api.url, caPem: apiCA.certPem, token: tokens.system }),
+      kubevirtCA,
+      network: opts.network,
+      ...(opts.syncPort ? { syncPort: opts.syncPort } : {}),
+      ...(opts.timing ? { timing: opts.timing } : {}),
+      ...(opts.byteScale ? { byteScale: opts.byteScale } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    const ctx = components.controllers;
+    const sync = components.sync;
 
     const cluster = new SimCluster(name, api, apiCA, kubevirtCA, tokens, ctx, sync);
-    api.registerControl('sync-controller', async (method, body) => {
-      if (method === 'PUT') {
-        const running = (body as { running?: boolean } | undefined)?.running;
-        if (running === false) await sync.stop();
-        if (running === true) await sync.start();
-      }
-      return { running: sync.isRunning, address: sync.address(), bytesReceived: sync.bytesReceived };
-    });
+    api.registerControl('sync-controller', (method, body) => syncControl(sync, method, body));
     api.registerControl('watches', (method) => (method === 'DELETE' ? { dropped: api.dropWatches() } : {}));
     return cluster;
   }

@@ -4,16 +4,29 @@
  *
  * No top-level side effects: importers decide when to look, install or spawn.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import {
+  describeExit,
+  exitOf,
+  type ExitStatus,
+  findOnPath,
+  forEachLine,
+  freePort,
+  isExecutableFile,
+  isPortOpen,
+  LineTail,
+  LOOPBACK,
+  reapOnParentExit,
+  stopChild,
+} from './processes.js';
 import { ferrySearchAttributes } from '../workflows/search-attributes.js';
+
+export { freePort, isPortOpen, preferredPort, type ExitStatus } from './processes.js';
 
 /**
  * The newest CLI tag that `go install` accepts (later tags use a `replace` directive); it embeds
@@ -36,25 +49,6 @@ const localCli = join(LOCAL_BIN, cliFileName);
 // ---------------------------------------------------------------------------------------------------
 // Finding and installing
 // ---------------------------------------------------------------------------------------------------
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(fileName: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, fileName);
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 /**
  * The Temporal CLI to use: `$TEMPORAL_CLI`, else `temporal` on PATH, else `<repo>/.tools/bin/temporal`.
@@ -165,12 +159,6 @@ export interface DevServerOptions {
   healthTimeoutMs?: number;
 }
 
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
 export interface DevServer {
   /** `127.0.0.1:PORT`, for `Connection.connect({ address })` and `temporal --address`. */
   readonly address: string;
@@ -183,8 +171,6 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-const LOOPBACK = '127.0.0.1';
-const STOP_GRACE_MS = 10_000;
 
 /** The `temporal` arguments for a dev server; exported so tests can check them without spawning. */
 export function devServerArgs(opts: { port: number; uiPort: number | false; dbFile?: string; namespace?: string }): string[] {
@@ -288,146 +274,12 @@ async function healthProblem(cli: string, address: string): Promise<string | und
   }
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<ExitStatus>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    await exited;
-    return;
-  }
-  child.kill('SIGTERM');
-  const ac = new AbortController();
-  const gone = await Promise.race([
-    exited.then(() => true),
-    delay(STOP_GRACE_MS, false, { signal: ac.signal }).catch(() => true),
-  ]);
-  ac.abort();
-  if (!gone) child.kill('SIGKILL');
-  await exited;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Making sure no server outlives this process
-// ---------------------------------------------------------------------------------------------------
-
-const liveChildren = new Set<ChildProcess>();
-const reapSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-function signalLiveChildren(signal: NodeJS.Signals): void {
-  for (const child of liveChildren) child.kill(signal);
-}
-
-const killLiveChildren = (): void => signalLiveChildren('SIGKILL');
-
-/**
- * 'exit' handlers do not run when a signal's default action ends the process (the test runner's
- * timeout sends SIGTERM), so signals are watched too. If another listener exists (temporal-dev.ts, the
- * Temporal worker Runtime), that host owns shutdown: the servers just get SIGTERM so they wind down
- * gracefully and do not hold the event loop open. Otherwise the process is about to die: SIGKILL them
- * and re-raise the signal for its default action.
- */
-function onReapSignal(signal: NodeJS.Signals): void {
-  if (process.listenerCount(signal) > 1) {
-    signalLiveChildren('SIGTERM');
-    return;
-  }
-  killLiveChildren();
-  unhookParent();
-  process.kill(process.pid, signal);
-}
-
-function hookParent(): void {
-  process.on('exit', killLiveChildren);
-  for (const signal of reapSignals) process.on(signal, onReapSignal);
-}
-
-function unhookParent(): void {
-  process.off('exit', killLiveChildren);
-  for (const signal of reapSignals) process.off(signal, onReapSignal);
-}
-
-function reapOnParentExit(child: ChildProcess, exited: Promise<ExitStatus>): void {
-  if (liveChildren.size === 0) hookParent();
-  liveChildren.add(child);
-  void exited.then(() => {
-    liveChildren.delete(child);
-    if (liveChildren.size === 0) unhookParent();
-  });
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------------
-
-/** Bind `port` (0: any) on `host` and release it; the port bound. */
-function bindAndRelease(port: number, host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const addr = server.address();
-      const bound = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      server.close(() => resolvePort(bound));
-    });
-  });
-}
-
-/** A free TCP port on `host`, found by binding port 0. */
-export async function freePort(host = LOOPBACK): Promise<number> {
-  return bindAndRelease(0, host);
-}
-
-/** `preferred` when it is free (stable URLs to bookmark), else any free port. */
-export async function preferredPort(preferred: number, host = LOOPBACK): Promise<number> {
-  return bindAndRelease(preferred, host).catch(() => freePort(host));
-}
-
-/** Whether something accepts TCP connections on `host:port`. */
-export async function isPortOpen(port: number, host = LOOPBACK, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolveOpen) => {
-    const socket = createConnection({ port, host });
-    const done = (open: boolean): void => {
-      socket.destroy();
-      resolveOpen(open);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-/** Resolves (never rejects) when the child is gone, including when it could not be spawned at all. */
-function exitOf(child: ChildProcess): Promise<ExitStatus> {
-  return new Promise((resolveExit) => {
-    child.once('exit', (code, signal) => resolveExit({ code, signal }));
-    child.once('error', (error) => {
-      if (child.pid === undefined) resolveExit({ code: null, signal: null, error }); // spawn failed
-    });
-  });
-}
-
-function describeExit(status: ExitStatus): string {
-  if (status.error) return status.error.message;
-  return status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
-}
-
-function forEachLine(stream: Readable | null, onLine: (line: string) => void): void {
-  if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
-}
 
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let result: Promise<T> | undefined;
   return () => (result ??= fn());
 }
 
-/** The last `max` lines of a process's output, for error messages. */
-class LineTail {
-  private readonly lines: string[] = [];
-  constructor(private readonly max: number) {}
-  push(line: string): void {
-    this.lines.push(line);
-    if (this.lines.length > this.max) this.lines.shift();
-  }
-  text(): string {
-    return this.lines.length === 0 ? '(no output)' : this.lines.join('\n');
-  }
-}

@@ -10,7 +10,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, badRequest, qualifiedResource } from './errors.js';
 import { apiVersions, group, groupList, resourceList, VERSION } from './discovery.js';
-import { Faults, type Verb } from './faults.js';
+import { Faults } from './faults.js';
+import { injectedFaultError, isWatch, parseRoute, verbOf } from './routes.js';
 import { apiGroups, groupVersion, kindForRoute, type KindInfo } from './kinds.js';
 import { RequestMetrics } from './metrics.js';
 import type { KubeObject } from './object.js';
@@ -74,44 +75,6 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (e) {
     throw badRequest(`the request body is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-function parseRoute(segs: string[]): { gv: string; route?: Omit<Route, 'kind'> & { plural: string } } {
-  let gv: string;
-  let rest: string[];
-  if (segs[0] === 'api') {
-    gv = segs[1] ?? '';
-    rest = segs.slice(2);
-  } else {
-    gv = segs.length >= 3 ? `${segs[1]}/${segs[2]}` : '';
-    rest = segs.slice(3);
-  }
-  if (!rest.length) return { gv };
-  if (rest[0] === 'namespaces' && rest.length >= 3 && rest[2] !== 'status' && rest[2] !== 'finalize') {
-    return { gv, route: { namespace: rest[1]!, plural: rest[2]!, ...opt('name', rest[3]), ...opt('subresource', rest[4]) } };
-  }
-  return { gv, route: { plural: rest[0]!, ...opt('name', rest[1]), ...opt('subresource', rest[2]) } };
-}
-
-function opt<K extends string>(k: K, v: string | undefined): Partial<Record<K, string>> {
-  return v === undefined ? {} : ({ [k]: v } as Record<K, string>);
-}
-
-function verbOf(method: string, route: Route, watch: boolean): Verb | 'deletecollection' {
-  switch (method) {
-    case 'GET':
-      return watch ? 'watch' : route.name ? 'get' : 'list';
-    case 'POST':
-      return 'create';
-    case 'PUT':
-      return 'update';
-    case 'PATCH':
-      return 'patch';
-    case 'DELETE':
-      return route.name ? 'delete' : 'deletecollection';
-    default:
-      throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
   }
 }
 
@@ -235,7 +198,7 @@ export class ApiServer {
         throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       }
       const route: Route = { ...raw, kind };
-      const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+      const watch = isWatch(url);
       const v = verbOf(req.method ?? 'GET', route, watch);
       verb = v;
       this.authorize(user, v, route);
@@ -245,15 +208,7 @@ export class ApiServer {
         const fault = this.faults.errorFor(v === 'deletecollection' ? 'delete' : v, kind.plural);
         if (fault) {
           this.metrics.injectedErrors++;
-          throw fault.code === 429
-            ? new ApiError(429, 'TooManyRequests', 'the server has received too many requests and has asked us to try again later', {
-                retryAfterSeconds: fault.retryAfterSeconds ?? 1,
-              })
-            : fault.code === 503
-              ? new ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request (injected fault)')
-              : fault.code === 403
-                ? new ApiError(403, 'Forbidden', `${kind.plural} is forbidden: User "${user.name}" cannot ${v} resource "${kind.plural}" (injected fault)`)
-                : new ApiError(fault.code, 'InternalError', `Internal error occurred: injected fault (${fault.code})`);
+          throw injectedFaultError(fault, kind.plural, user.name, v);
         }
       }
       if (v === 'watch') {

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT } from '../../tools/temporal-cli.js';
-import type { Stack } from './e2e.js';
+import type { StackBase } from './e2e.js';
 
 export interface Run {
   code: number | null;
@@ -21,7 +21,7 @@ export interface Running {
 }
 
 /** The CLI as a child process, as a user runs it; stdout and stderr are pipes (not a terminal). */
-export function startFerry(stack: Stack, args: string[], env: NodeJS.ProcessEnv = {}): Running {
+export function startFerry(stack: StackBase, args: string[], env: NodeJS.ProcessEnv = {}): Running {
   const base: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default' };
   // Only what the test passes: a developer's own FERRY_KUBECONFIG must not leak in.
   delete base.FERRY_KUBECONFIG;
@@ -67,6 +67,6 @@ export function startFerry(stack: Stack, args: string[], env: NodeJS.ProcessEnv 
 
 
 /** Run `ferry …` to its end. */
-export function runFerry(stack: Stack, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+export function runFerry(stack: StackBase, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return startFerry(stack, args, env).done;
 }

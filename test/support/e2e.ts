@@ -26,43 +26,62 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
-export interface Stack {
+/** What every end-to-end stack has, whichever bed runs the clusters. */
+export interface StackBase {
   server: DevServer;
-  sim: Simulator;
   client: Client;
+  /** ferry's kubeconfig (contexts `source` and `destination`). */
   kubeconfigFile: string;
   worker?: Worker;
   workerRun?: Promise<void>;
   stop(): Promise<void>;
 }
 
-/** `ui: true` starts the dev server's Web UI on a free port (`stack.server.uiUrl`); default headless. */
-export async function startStack(opts: { sim?: SimulatorOptions; inProcessWorker?: boolean; ui?: boolean } = {}): Promise<Stack> {
+export interface Stack extends StackBase {
+  sim: Simulator;
+}
+
+export interface StackOptions {
+  inProcessWorker?: boolean;
+  /** Start the dev server's Web UI on a free port (`stack.server.uiUrl`); default headless. */
+  ui?: boolean;
+}
+
+/**
+ * A Temporal dev server and ferry's worker (in this process unless `inProcessWorker: false`) for
+ * clusters that `startClusters` brings up, in parallel with the server.
+ */
+export async function startStackWith<B>(
+  startClusters: () => Promise<B>,
+  bedOf: (b: B) => { kubeconfig: string; stop(): Promise<void> },
+  opts: StackOptions = {},
+): Promise<StackBase & { clusters: B }> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
-  const [server, sim] = await Promise.all([startDevServer(opts.ui ? {} : { uiPort: false }), startSim(opts.sim)]);
+  const [server, clusters] = await Promise.all([startDevServer(opts.ui ? {} : { uiPort: false }), startClusters()]);
+  const bed = bedOf(clusters);
   const dir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
   const kubeconfigFile = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfigFile, sim.kubeconfig(), { mode: 0o600 });
+  writeFileSync(kubeconfigFile, bed.kubeconfig, { mode: 0o600 });
   const clientConnection = await Connection.connect({ address: server.address });
   const client = new Client({ connection: clientConnection });
-  const stack: Stack = {
+  const stack: StackBase & { clusters: B } = {
     server,
-    sim,
+    clusters,
     client,
     kubeconfigFile,
     async stop() {
       if (stack.worker && stack.worker.getState() === 'RUNNING') stack.worker.shutdown();
       await stack.workerRun?.catch(() => {});
       await clientConnection.close();
-      await Promise.all([server.stop(), sim.stop()]);
+      await Promise.all([server.stop(), bed.stop()]);
     },
   };
   if (opts.inProcessWorker !== false) {
     const kc = new KubeConfig();
-    kc.loadFromString(sim.kubeconfig());
+    kc.loadFromString(bed.kubeconfig);
     const connection = await NativeConnection.connect({ address: server.address });
     stack.worker = await createFerryWorker({ connection, client: clientConnection, namespace: 'default', clusters: new KubeconfigRegistry(kc), workflowBundle: await workflowBundle() });
     stack.workerRun = stack.worker.run().finally(() => connection.close());
@@ -70,8 +89,14 @@ export async function startStack(opts: { sim?: SimulatorOptions; inProcessWorker
   return stack;
 }
 
+/** The stack on the simulator bed. */
+export async function startStack(opts: StackOptions & { sim?: SimulatorOptions } = {}): Promise<Stack> {
+  const stack = await startStackWith(() => startSim(opts.sim), (sim) => ({ kubeconfig: sim.kubeconfig(), stop: () => sim.stop() }), opts);
+  return Object.assign(stack, { sim: stack.clusters });
+}
+
 /** ferry's worker as a separate process (`npm run worker`), for tests that kill it. */
-export function spawnWorker(stack: Stack): ChildProcess {
+export function spawnWorker(stack: StackBase): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default', FERRY_KUBECONFIG: stack.kubeconfigFile },
@@ -99,7 +124,7 @@ export function input(name: string, over: Partial<MigrationInput> & { options?: 
   } as MigrationInput;
 }
 
-export async function startMigration(stack: Stack, i: MigrationInput): Promise<WorkflowHandle> {
+export async function startMigration(stack: StackBase, i: MigrationInput): Promise<WorkflowHandle> {
   return stack.client.workflow.start('migrateVm', { taskQueue: TASK_QUEUE, workflowId: migrationWorkflowId(i), args: [i] });
 }
 

@@ -1,0 +1,109 @@
+/**
+ * The core end-to-end scenarios on the bed FERRY_BED names (default: the real bed: kube-apiservers
+ * built from source with KubeVirt's own CRDs, its webhooks and ferry's documented RBAC): `ferry migrate`,
+ * a stall retried to success, a cancel rolled back, KubeVirt's admission called by the API server. The
+ * same file passes on the simulator (`FERRY_BED=sim`); a difference is a bug in one of them.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { LABEL_MIGRATION, migrationKey } from '../../activities/labels.js';
+import { migrationWorkflowId, type MigrationResult } from '../../workflows/contract.js';
+import { cancelUpdate, retryUpdate, statusQuery } from '../../workflows/messages.js';
+import { apiSnapshot, bedClients, bedFromEnv, partition, startBedStack, type BedStack } from '../support/bed.js';
+import { runFerry } from '../support/cli.js';
+import { input, startMigration, waitForPhase } from '../support/e2e.js';
+import { apiError, kubevirt, path } from '../support/sim.js';
+import { diff } from '../support/snapshot.js';
+
+const kind = bedFromEnv('kube');
+let stack: BedStack;
+before(async () => {
+  stack = await startBedStack(kind);
+});
+after(async () => {
+  await stack?.stop();
+});
+afterEach(async () => {
+  await partition(stack.bed, false);
+});
+
+const src = () => kubevirt(bedClients(stack.bed, 'source'));
+const dst = () => kubevirt(bedClients(stack.bed, 'destination'));
+
+async function sourceRunning(vm: string): Promise<void> {
+  assert.equal(path(await src().get('virtualmachineinstances', 'demo', vm), 'status.phase'), 'Running');
+  assert.notEqual(path(await src().get('virtualmachines', 'demo', vm), 'spec.runStrategy'), 'Halted');
+}
+
+describe(`core migrations on the ${kind} bed`, () => {
+  it('ferry migrate --wait moves web-01 with its disk, Secret, ConfigMap, instancetype and preference', async () => {
+    const r = await runFerry(stack, ['migrate', 'demo/web-01', '--from', 'source', '--to', 'destination', '--wait', '--option', 'pollInterval=200ms'], {
+      FERRY_KUBECONFIG: stack.kubeconfigFile,
+    });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Succeeded/);
+    assert.equal(path(await src().get('virtualmachines', 'demo', 'web-01'), 'spec.runStrategy'), 'Halted');
+    assert.equal(path(await dst().get('virtualmachines', 'demo', 'web-01'), 'spec.runStrategy'), 'Always');
+    assert.equal(path(await dst().get('virtualmachineinstances', 'demo', 'web-01'), 'status.phase'), 'Running');
+    assert.deepEqual((await dst().list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name), []);
+    assert.deepEqual((await src().list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name), []);
+    const key = migrationKey(migrationWorkflowId(input('web-01')));
+    const core = bedClients(stack.bed, 'destination').core;
+    const secret = await core.readNamespacedSecret({ namespace: 'demo', name: 'web-cloudinit' });
+    assert.equal(secret.type, 'Opaque');
+    assert.ok(Object.keys(secret.data ?? {}).length > 0, 'the copied Secret arrived without data');
+    assert.equal(secret.metadata?.labels?.[LABEL_MIGRATION], key);
+    for (const [plural, name] of [['datavolumes', 'web-01-rootdisk']] as const) {
+      const dv = (await bedClients(stack.bed, 'destination').custom.getNamespacedCustomObject({ group: 'cdi.kubevirt.io', version: 'v1beta1', namespace: 'demo', plural, name })) as object;
+      assert.equal(path(dv, 'metadata.labels')?.[LABEL_MIGRATION as never], key);
+    }
+  });
+
+  it('stalls on a partition, names the sync address; heal + retry succeeds with a new migration ID', async () => {
+    await partition(stack.bed, true);
+    const handle = await startMigration(stack, input('db-01', { options: { handshakeTimeout: '3s' } }));
+    await waitForPhase(handle, 'Stalled', 60_000);
+    const s = await handle.query(statusQuery);
+    assert.equal(s.stall?.deadline, 'handshake');
+    const address = path((await dst().kubevirtCR()), 'status.synchronizationAddresses') as unknown as string[];
+    assert.match(s.stall!.diagnosis, new RegExp(`cannot reach the destination's synchronization address ${address[0]!.replace(/\./g, '\\.')}`));
+    await sourceRunning('db-01');
+
+    await partition(stack.bed, false);
+    await handle.executeUpdate(retryUpdate, { args: [{ reason: 'partition healed' }] });
+    const result = (await handle.result()) as MigrationResult;
+    assert.equal(result.outcome, 'Succeeded');
+    assert.equal(result.attempts, 2);
+    assert.notEqual(result.migrationId, s.migrationId);
+    assert.equal(path(await dst().get('virtualmachineinstances', 'demo', 'db-01'), 'status.phase'), 'Running');
+  });
+
+  it('cancel rolls back: the source keeps running and the destination holds exactly what it held before', async () => {
+    const before = await apiSnapshot(stack.bed, 'destination', 'demo');
+    await partition(stack.bed, true);
+    const handle = await startMigration(stack, input('cache-01', { options: { handshakeTimeout: '2s' } }));
+    await waitForPhase(handle, 'Stalled', 60_000);
+    const during = await apiSnapshot(stack.bed, 'destination', 'demo');
+    assert.ok(diff(before, during).includes('added VirtualMachine/demo/cache-01'), 'the receiver VM was created');
+    await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'change window over' }] });
+    const result = (await handle.result()) as MigrationResult;
+    assert.equal(result.outcome, 'RolledBack');
+    await sourceRunning('cache-01');
+    // Deletion is asynchronous on a real API server (finalizers, garbage collection): the workflow
+    // reports RolledBack only once its objects are gone.
+    assert.deepEqual(diff(before, await apiSnapshot(stack.bed, 'destination', 'demo')), []);
+  });
+
+  it("KubeVirt's admission is called by the API server: a VMIM for a VMI that is not receiving is denied", async () => {
+    const e = await apiError(
+      dst().create('virtualmachineinstancemigrations', 'demo', {
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstanceMigration',
+        metadata: { name: 'not-a-receiver' },
+        spec: { vmiName: 'web-01', receive: { migrationID: 'abc' } },
+      }),
+    );
+    assert.equal(e.code, 422);
+    assert.match(e.status?.message ?? '', /admission webhook "migration-create-validator\.kubevirt\.io" denied the request: the receiver VMI "demo\/web-01" must be in phase WaitingForSync/);
+  });
+});
