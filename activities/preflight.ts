@@ -7,6 +7,7 @@
 import type { Migration, PreflightIssue, PreflightReport } from '../workflows/contract.js';
 import type { ActivityDeps } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
+import { denialMessage, deniedNeeds, type Scope, type Side } from './access.js';
 import { apiFailure, isNotFound, orFail } from './kube/errors.js';
 import { field, type KindName, type KubeObject } from './kube/kinds.js';
 import { parseBytes } from './kube/quantity.js';
@@ -30,7 +31,11 @@ const controlledBy = (o: KubeObject, owner: KubeObject) => (o.metadata.ownerRefe
 
 export function preflightActivities(deps: ActivityDeps) {
   return {
-    async preflight(input: { workflowId: string; migration: Migration }): Promise<PreflightReport> {
+    /**
+     * `accessIssues: 'warn'` reports missing permissions as warnings: for a dry run with someone
+     * else's (read-only) credentials, where the worker's own are what counts.
+     */
+    async preflight(input: { workflowId: string; migration: Migration; accessIssues?: 'block' | 'warn' }): Promise<PreflightReport> {
       const { workflowId, migration: m } = input;
       const src = deps.clusters.get(m.source.cluster);
       const dst = deps.clusters.get(m.destination.cluster);
@@ -49,6 +54,19 @@ export function preflightActivities(deps: ActivityDeps) {
       const list = (c: ClusterClient, kind: KindName, what: string) =>
         orFail(c.list(kind, undefined), what, c.name);
       const vmRef = `VM ${srcNs}/${m.source.name} on cluster ${src.name}`;
+      const clusterOf = { source: src, destination: dst };
+      const access = async (side: Side, scopes: Scope[], kubevirtNamespace?: string) => {
+        const c = clusterOf[side];
+        const namespaces = { workload: side === 'source' ? srcNs : dstNs, ...(kubevirtNamespace ? { kubevirt: kubevirtNamespace } : {}) };
+        const denials = await orFail(deniedNeeds(c.access, side, scopes, namespaces), 'reviewing what ferry may do', c.name);
+        for (const d of denials) (input.accessIssues === 'warn' ? warn : block)('Forbidden', denialMessage(d, c.name));
+        return denials.length;
+      };
+      const emptyReport = () => ({ blockers, warnings, memoryBytes: 0, diskBytes: 0, runStrategy: 'Unknown' });
+
+      // 0. Permissions: a 403 halfway through would leave a half-made migration to roll back.
+      const denied = (await Promise.all([access('source', ['workload', 'cluster']), access('destination', ['workload', 'cluster'])])).reduce((a, b) => a + b, 0);
+      if (denied > 0 && input.accessIssues !== 'warn') return emptyReport();
 
       // 1. KubeVirt on both sides: installed, gate on, a synchronization address advertised.
       let destinationSyncAddress: string | undefined;
@@ -66,6 +84,8 @@ export function preflightActivities(deps: ActivityDeps) {
           continue;
         }
         const kvName = `KubeVirt ${kv.metadata.namespace ? `${kv.metadata.namespace}/` : ''}${kv.metadata.name}`;
+        // CA sync works in KubeVirt's namespace (kubevirt, or openshift-cnv under HCO): known only now.
+        if (kv.metadata.namespace) await access(side, ['kubevirt'], kv.metadata.namespace);
         const gates = field<unknown[]>(kv, GATES_FIELD) ?? [];
         if (!gates.some((g) => typeof g === 'string' && g.toLowerCase() === GATE.toLowerCase())) {
           block('GateDisabled', `the ${GATE} feature gate is not enabled on the ${side} cluster ${c.name}: add "${GATE}" to ${GATES_FIELD} of ${kvName}`);

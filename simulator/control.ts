@@ -1,30 +1,44 @@
 /**
  * `npm run sim:control -- [--kubeconfig FILE] [--context source|destination] COMMAND` (also
- * `ferry sim COMMAND`): change a running simulator's faults from a terminal. It talks to the cluster's
- * `/sim/v1/...` endpoints with the kubeconfig's server, CA and token, as any client would. The
- * functions are exported for the ferry CLI; run directly, this file is the npm script.
+ * `ferry sim COMMAND`): change a running simulator's or real bed's faults from a terminal. It talks to
+ * the cluster's `/sim/v1/...` endpoints (on the real bed: its fault proxy's) with the kubeconfig's
+ * server, CA and token, as any client would. The functions are exported for the ferry CLI; run
+ * directly, this file is the npm script.
  */
 import { request } from 'node:https';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { BED_KINDS, DEFAULT_KUBECONFIGS, newestBedKubeconfig, type BedKind } from './bed-paths.js';
 
 export const CONTROL_COMMANDS_HELP = `  faults show                         current fault configuration and counters
   faults clear                        remove all faults
   faults set [--error-rate R] [--code 500|503|429] [--retry-after S] [--verbs get,list,...]
              [--resources virtualmachines,...] [--latency MIN-MAX] [--watch-drop-rate R] [--seed N]
-  partition on|off                    cut or heal the network between the clusters' sync endpoints
-  sync-controller stop|start          stop or start this cluster's synchronization controller
+  partition [on|off]                  cut or heal the network between the clusters' sync endpoints
+                                      (without on/off: show whether it is cut)
+  sync-controller [stop|start]        stop or start this cluster's synchronization controller
+                                      (without stop/start: show its state)
   drop-watches                        cut every open watch stream now
   metrics                             request counts and latency of this cluster's API server`;
 
-const USAGE = `usage: npm run sim:control -- [--kubeconfig FILE] [--context NAME] COMMAND
+export const CONTROL_OPTIONS_HELP = `  --kubeconfig FILE        the bed's kubeconfig (default: the newer of ${DEFAULT_KUBECONFIGS.sim}, which
+                           npm run sim writes, and ${DEFAULT_KUBECONFIGS.kube}, which
+                           npm run sim -- --bed kube writes)
+  --bed sim|kube           use that bed's default kubeconfig
+  --context NAME           the cluster whose control endpoint to use (default source; the network
+                           partition is shared by both). When the kubeconfig has a context NAME-admin
+                           for the same server (the real bed's), its token is used: only the bed's
+                           admin may use the controls there`;
+
+const USAGE = `usage: npm run sim:control -- [--kubeconfig FILE | --bed sim|kube] [--context NAME] COMMAND
 
 commands:
 ${CONTROL_COMMANDS_HELP}
 
-defaults: --kubeconfig .state/sim/kubeconfig, --context source`;
+options:
+${CONTROL_OPTIONS_HELP}`;
 
 /** The first words of every control command: how a caller tells a control command from other input. */
 export const CONTROL_COMMANDS = ['faults', 'partition', 'sync-controller', 'drop-watches', 'metrics'] as const;
@@ -55,7 +69,8 @@ export function parseControlArgs(argv: string[], defaults: { kubeconfig?: string
       allowPositionals: true,
       strict: true,
       options: {
-        kubeconfig: { type: 'string', default: defaults.kubeconfig ?? '.state/sim/kubeconfig' },
+        kubeconfig: { type: 'string' },
+        bed: { type: 'string' },
         context: { type: 'string', default: defaults.context ?? 'source' },
         'error-rate': { type: 'string' },
         code: { type: 'string', default: '500' },
@@ -71,12 +86,16 @@ export function parseControlArgs(argv: string[], defaults: { kubeconfig?: string
   } catch (e) {
     throw new ControlArgsError((e as Error).message.replace(/\. To specify a positional.*$/s, ''));
   }
-  const base = { kubeconfig: values.kubeconfig, context: values.context, help: values.help };
-  if (values.help) return { ...base, method: 'GET', path: '' };
-
   const fail = (msg: string): never => {
     throw new ControlArgsError(msg);
   };
+  const bed = values.bed as BedKind | undefined;
+  if (bed !== undefined && !BED_KINDS.includes(bed)) fail(`--bed must be "sim" or "kube", got "${values.bed}"`);
+  if (bed !== undefined && values.kubeconfig !== undefined) fail('--bed and --kubeconfig exclude each other: --bed only picks the default kubeconfig');
+  const kubeconfig = values.kubeconfig ?? (bed ? DEFAULT_KUBECONFIGS[bed] : (defaults.kubeconfig ?? newestBedKubeconfig()));
+  const base = { kubeconfig, context: values.context, help: values.help };
+  if (values.help) return { ...base, method: 'GET', path: '' };
+
   const num = (v: string | undefined, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -108,10 +127,12 @@ export function parseControlArgs(argv: string[], defaults: { kubeconfig?: string
         if (arg === 'set') return ['PUT', 'faults', faultConfig()];
         return fail('faults needs show, clear or set');
       case 'partition':
-        if (arg !== 'on' && arg !== 'off') fail('partition needs on or off');
+        if (arg === undefined) return ['GET', 'network'];
+        if (arg !== 'on' && arg !== 'off') fail('partition needs on or off (or nothing, to show it)');
         return ['PUT', 'network', { partitioned: arg === 'on' }];
       case 'sync-controller':
-        if (arg !== 'stop' && arg !== 'start') fail('sync-controller needs stop or start');
+        if (arg === undefined) return ['GET', 'sync-controller'];
+        if (arg !== 'stop' && arg !== 'start') fail('sync-controller needs stop or start (or nothing, to show it)');
         return ['PUT', 'sync-controller', { running: arg === 'start' }];
       case 'drop-watches':
         return ['DELETE', 'watches'];
@@ -137,11 +158,25 @@ export async function sendControl(req: ControlRequest): Promise<unknown> {
     kc.loadFromFile(req.kubeconfig);
     kc.setCurrentContext(req.context);
   } catch (e) {
-    throw new ControlArgsError(`cannot use context "${req.context}" of ${req.kubeconfig}: ${(e as Error).message}`);
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT' ? ' (is the bed running? npm run sim writes it, or pass --kubeconfig)' : '';
+    throw new ControlArgsError(`cannot use context "${req.context}" of ${req.kubeconfig}: ${(e as Error).message}${missing}`);
   }
   const cluster = kc.getCurrentCluster();
-  const token = kc.getCurrentUser()?.token;
-  if (!cluster || !token) throw new ControlArgsError(`context "${req.context}" of ${req.kubeconfig} has no cluster or no token`);
+  if (!cluster) throw new ControlArgsError(`context "${req.context}" of ${req.kubeconfig} has no cluster`);
+  // The real bed's `source` context is ferry's ServiceAccount, which the fault proxy refuses (as it
+  // should: ferry must not heal its own faults); `source-admin` is the same server with the admin token.
+  const adminContext = `${req.context}-admin`;
+  let token = kc.getCurrentUser()?.token;
+  let tokenFrom = req.context;
+  if (kc.getContexts().some((c) => c.name === adminContext)) {
+    kc.setCurrentContext(adminContext);
+    const admin = kc.getCurrentUser()?.token;
+    if (admin && kc.getCurrentCluster()?.server === cluster.server) {
+      token = admin;
+      tokenFrom = adminContext;
+    }
+  }
+  if (!token) throw new ControlArgsError(`context "${req.context}" of ${req.kubeconfig} has no token`);
   const url = new URL(`/sim/v1/${req.path}`, cluster.server);
   const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
   const res = await new Promise<{ code: number; text: string }>((done, reject) => {
@@ -158,9 +193,12 @@ export async function sendControl(req: ControlRequest): Promise<unknown> {
         answer.on('end', () => done({ code: answer.statusCode ?? 0, text }));
       },
     );
-    r.on('error', (e) => reject(new Error(`${req.context} (${url.origin}): ${e.message}: is the simulator running?`)));
+    r.on('error', (e) => reject(new Error(`${req.context} (${url.origin}, from ${req.kubeconfig}): ${e.message}: is the simulator running? (or the real bed: npm run sim -- --bed kube)`)));
     r.end(payload);
   });
+  if (res.code === 403 && tokenFrom === req.context) {
+    throw new Error(`${req.context}: HTTP 403: ${res.text}\nthe controls need the bed's admin token: use a kubeconfig with a context ${adminContext}, as the real bed's has, or --context ${adminContext}`);
+  }
   if (res.code >= 300) throw new Error(`${req.context}: HTTP ${res.code}: ${res.text}`);
   return JSON.parse(res.text) as unknown;
 }

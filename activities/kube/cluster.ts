@@ -36,6 +36,7 @@ async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
 export class ClusterClient {
   readonly core: k8s.CoreV1Api;
   readonly custom: k8s.CustomObjectsApi;
+  readonly access: AccessReviews;
 
   constructor(
     readonly name: string,
@@ -43,6 +44,7 @@ export class ClusterClient {
   ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.access = new AccessReviews(kc);
   }
 
   private ref(kind: KindName): KindRef {
@@ -177,6 +179,43 @@ export class ClusterClient {
     const r = this.ref(kind);
     const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
     return r.namespaced && namespace ? `${base}/namespaces/${namespace}/${r.plural}` : `${base}/${r.plural}`;
+  }
+}
+
+export interface ResourceAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+export interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+/** What the cluster says this client may do: the authorization API, answered for the caller itself. */
+export class AccessReviews {
+  private readonly api: k8s.AuthorizationV1Api;
+
+  constructor(kc: k8s.KubeConfig) {
+    this.api = kc.makeApiClient(k8s.AuthorizationV1Api);
+  }
+
+  /** The rules that apply in `namespace`; `incomplete` when the authorizer cannot list them all. */
+  async rules(namespace: string): Promise<{ rules: PolicyRule[]; incomplete: boolean }> {
+    const r = await withRetry(() => this.api.createSelfSubjectRulesReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } } }));
+    return { rules: (r.status?.resourceRules ?? []) as PolicyRule[], incomplete: r.status?.incomplete === true };
+  }
+
+  async allowed(attrs: ResourceAttributes): Promise<boolean> {
+    const r = await withRetry(() =>
+      this.api.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: attrs } } }),
+    );
+    return r.status?.allowed === true;
   }
 }
 

@@ -160,7 +160,7 @@ async function validatePlan(v: Values): Promise<ExitCode> {
       const vm = p.vms[i]!;
       const migration = migrationInputSchema.parse(vmMigrationInput(p, vm));
       const workflowId = migrationWorkflowId(migration);
-      results[i] = { vm: `${vm.namespace}/${vm.name}`, workflowId, report: await preflight({ workflowId, migration }) };
+      results[i] = { vm: `${vm.namespace}/${vm.name}`, workflowId, report: await preflight({ workflowId, migration, accessIssues: 'warn' }) };
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, p.vms.length) }, lane));

@@ -78,6 +78,30 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+interface SelfReviewBody {
+  apiVersion?: string;
+  kind?: string;
+  spec?: { namespace?: string; resourceAttributes?: { verb?: string } };
+}
+
+/**
+ * SelfSubjectAccessReview and SelfSubjectRulesReview, answered from the simulator's two kinds of
+ * users (writers may do everything, the others only read), which is all the authorization it has.
+ */
+function selfReview(resource: string | undefined, user: User, body: SelfReviewBody): unknown {
+  const reads = ['get', 'list', 'watch'];
+  const base = { apiVersion: 'authorization.k8s.io/v1', spec: body?.spec ?? {} };
+  if (resource === 'selfsubjectaccessreviews') {
+    const verb = body?.spec?.resourceAttributes?.verb ?? '';
+    return { ...base, kind: 'SelfSubjectAccessReview', status: { allowed: user.write || reads.includes(verb) } };
+  }
+  if (resource === 'selfsubjectrulesreviews') {
+    const rule = { apiGroups: ['*'], resources: ['*'], verbs: user.write ? ['*'] : reads };
+    return { ...base, kind: 'SelfSubjectRulesReview', status: { resourceRules: [rule], nonResourceRules: [], incomplete: false } };
+  }
+  throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+}
+
 export class ApiServer {
   readonly store: Store;
   readonly faults = new Faults();
@@ -178,6 +202,10 @@ export class ApiServer {
       user = this.authenticate(req);
       const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
       if (segs[0] === 'sim') return await this.control(user, req, res, segs);
+      if (req.method === 'POST' && segs[0] === 'apis' && segs[1] === 'authorization.k8s.io' && segs[2] === 'v1') {
+        verb = 'create';
+        return send(res, 201, selfReview(segs[3], user, (await readBody(req)) as SelfReviewBody));
+      }
       const discovery = this.discovery(segs);
       if (discovery !== undefined) return send(res, 200, discovery);
       if (segs[0] === 'openapi' && segs[1] === 'v2' && segs.length === 2) {

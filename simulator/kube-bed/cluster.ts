@@ -137,6 +137,18 @@ async function applyCrds(admin: AdminApi, files: string[]): Promise<void> {
     );
     return crds.every((c) => established.has(c.metadata.name));
   });
+  // Established is not yet served: until a resource's watch cache is filled, its lists answer 429
+  // "storage is (re)initializing" (clients retry; the bed waits so its fixtures need not).
+  await admin.until('the CRDs to be served', async () => {
+    const statuses = await Promise.all(
+      crds.map((c) => {
+        const spec = c.spec as { group: string; names: { plural: string }; versions: { name: string; storage?: boolean }[] };
+        const version = spec.versions.find((v) => v.storage)?.name ?? spec.versions[0]!.name;
+        return admin.raw('GET', `/apis/${spec.group}/${version}/${spec.names.plural}?limit=1`).then((r) => r.status);
+      }),
+    );
+    return statuses.every((s) => s === 200);
+  });
 }
 
 /** ferry's namespace, ServiceAccount and RBAC from deploy/rbac.yaml; a token for it from the TokenRequest API. */

@@ -94,11 +94,20 @@ export async function apiSnapshot(bed: TestBed, cluster: ClusterName, namespace:
   const admin = bed.admin(cluster);
   for (const k of KINDS) {
     if (k.kind === 'Namespace') continue;
-    const res = await rawRequestTo(admin, 'GET', objectPath(k.kind, k.namespaced ? namespace : undefined));
+    const res = await readRetrying(admin, objectPath(k.kind, k.namespaced ? namespace : undefined));
     if (res.status !== 200) throw new Error(`listing ${k.plural} on ${cluster}: HTTP ${res.status}`);
     for (const o of (res.body as { items: { metadata: { name: string; namespace?: string; uid: string; resourceVersion: string } }[] }).items) {
       out.set(`${k.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, `${o.metadata.uid}@${o.metadata.resourceVersion}`);
     }
   }
   return out;
+}
+
+/** GET, retrying what a real API server asks to retry (429 with Retry-After, e.g. a cache refilling). */
+async function readRetrying(endpoint: ClusterEndpoint, path: string): Promise<RawResponse> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await rawRequestTo(endpoint, 'GET', path);
+    if (res.status !== 429 || attempt >= 10) return res;
+    await new Promise((r) => setTimeout(r, 1000 * Number(res.headers['retry-after'] ?? 1)));
+  }
 }
