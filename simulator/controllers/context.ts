@@ -42,6 +42,7 @@ export type InformedKind = (typeof INFORMED_KINDS)[number];
 export class ControllerContext {
   readonly informers: Record<InformedKind, Informer>;
   private readonly queues: WorkQueue[] = [];
+  private synced = false;
 
   constructor(
     readonly cluster: string,
@@ -60,6 +61,7 @@ export class ControllerContext {
   queue(name: string, reconcile: Reconcile, concurrency = 4): WorkQueue {
     const q = new WorkQueue(name, reconcile, concurrency, (key, e) => this.log(`${name} ${key}: ${(e as Error).message ?? e}`));
     this.queues.push(q);
+    if (this.synced) q.start();
     return q;
   }
 
@@ -74,6 +76,8 @@ export class ControllerContext {
   async start(): Promise<void> {
     for (const i of Object.values(this.informers)) i.start();
     await Promise.all(Object.values(this.informers).map((i) => i.synced));
+    this.synced = true;
+    for (const q of this.queues) q.start();
   }
 
   stop(): void {

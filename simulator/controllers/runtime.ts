@@ -141,6 +141,8 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private running = 0;
   private stopped = false;
+  /** Keys queue up but nothing runs until the caches are filled (virt-controller waits for its informers). */
+  private started = false;
 
   constructor(
     readonly name: string,
@@ -169,6 +171,11 @@ export class WorkQueue {
     this.pump();
   }
 
+  start(): void {
+    this.started = true;
+    this.pump();
+  }
+
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
@@ -177,7 +184,7 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopped && this.running < this.concurrency && this.pending.size) {
+    while (this.started && !this.stopped && this.running < this.concurrency && this.pending.size) {
       const key = this.pending.values().next().value as string;
       this.pending.delete(key);
       this.active.add(key);
