@@ -1,18 +1,21 @@
 /**
  * The core end-to-end scenarios on the bed FERRY_BED names (default: the real bed: kube-apiservers
  * built from source with KubeVirt's own CRDs, its webhooks and ferry's documented RBAC): `ferry migrate`,
- * a stall retried to success, a cancel rolled back, KubeVirt's admission called by the API server. The
+ * a stall retried to success, a cancel rolled back, a migration under API faults, KubeVirt's admission
+ * called by the API server. The
  * same file passes on the simulator (`FERRY_BED=sim`); a difference is a bug in one of them.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { LABEL_MIGRATION, migrationKey } from '../../activities/labels.js';
+import { fleetManifests, fleetVmName } from '../../simulator/fleet.js';
+import { objectPath } from '../../simulator/kube-bed/admin-api.js';
 import { migrationWorkflowId, type MigrationResult } from '../../workflows/contract.js';
 import { cancelUpdate, retryUpdate, statusQuery } from '../../workflows/messages.js';
 import { apiSnapshot, bedClients, bedFromEnv, partition, startBedStack, type BedStack } from '../support/bed.js';
 import { runFerry } from '../support/cli.js';
 import { input, startMigration, waitForPhase } from '../support/e2e.js';
-import { apiError, kubevirt, path } from '../support/sim.js';
+import { apiError, eventually, kubevirt, path, rawRequestTo } from '../support/sim.js';
 import { diff } from '../support/snapshot.js';
 
 const kind = bedFromEnv('kube');
@@ -92,6 +95,31 @@ describe(`core migrations on the ${kind} bed`, () => {
     // Deletion is asynchronous on a real API server (finalizers, garbage collection): the workflow
     // reports RolledBack only once its objects are gone.
     assert.deepEqual(diff(before, await apiSnapshot(stack.bed, 'destination', 'demo')), []);
+  });
+
+  it('a migration survives 10% API errors, 429s, latency and dropped watches on both clusters', async () => {
+    const { source, destination } = fleetManifests({ namespace: 'flaky', count: 1 });
+    for (const [cluster, objects] of [['source', source], ['destination', destination]] as const) {
+      for (const o of objects) {
+        const r = await rawRequestTo(stack.bed.admin(cluster), 'POST', objectPath(o.kind, o.kind === 'Namespace' ? undefined : o.metadata.namespace), { body: o });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+      }
+    }
+    const vm = fleetVmName('vm', 1);
+    await eventually('the fleet VM to run', async () => path(await src().tryGet('virtualmachineinstances', 'flaky', vm), 'status.phase') === 'Running', 30_000);
+    const faults = { errors: [{ rate: 0.1, code: 500 }, { rate: 0.03, code: 429, retryAfterSeconds: 1 }], latencyMs: { min: 5, max: 60 }, watchDropRatePerSecond: 0.2, seed: 7 };
+    for (const c of ['source', 'destination'] as const) await stack.bed.control(c, 'faults', 'PUT', faults);
+    try {
+      const i = input(vm, { source: { cluster: 'source', namespace: 'flaky', name: vm } });
+      const result = (await (await startMigration(stack, i)).result()) as MigrationResult;
+      assert.equal(result.outcome, 'Succeeded');
+      let injected = 0;
+      for (const c of ['source', 'destination'] as const) injected += ((await stack.bed.control(c, 'faults')) as { injected: { errors: number } }).injected.errors;
+      assert.ok(injected > 0, 'no fault fired');
+    } finally {
+      for (const c of ['source', 'destination'] as const) await stack.bed.control(c, 'faults', 'DELETE');
+    }
+    assert.equal(path(await dst().get('virtualmachineinstances', 'flaky', vm), 'status.phase'), 'Running');
   });
 
   it("KubeVirt's admission is called by the API server: a VMIM for a VMI that is not receiving is denied", async () => {
