@@ -6,13 +6,12 @@
  * has merged it. Idempotent; same-cluster moves need nothing.
  */
 import { Context } from '@temporalio/activity';
+import { KUBEVIRT_CA as CA, KUBEVIRT_EXTERNAL_CA as EXTERNAL_CA } from './access.js';
 import type { ActivityDeps } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
 import { apiFailure, isConflict, orFail } from './kube/errors.js';
 import type { KubeObject } from './kube/kinds.js';
 
-const CA = 'kubevirt-ca';
-const EXTERNAL_CA = 'kubevirt-external-ca';
 const KEY = 'ca-bundle';
 
 /** The certificates of a PEM bundle, each normalised (body re-wrapped) so equal certificates compare equal. */

@@ -202,6 +202,12 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 
 class PortTakenError extends Error {}
 
+/**
+ * The dev server also binds ports of its own choosing (HTTP, internal services), which another
+ * process may hold: it then panics with this early in its output.
+ */
+const PORT_TAKEN = /address already in use|can't (?:set|use) .*port/i;
+
 async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer> {
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort === false ? false : (opts.uiPort ?? (await freePort()));
@@ -215,8 +221,11 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
   const exited = exitOf(child);
   reapOnParentExit(child, exited);
   const output = new LineTail(60);
+  // A panic's cause is its first line; the tail kept for the message is all stack by then.
+  let portTaken: string | undefined;
   const onLine = (line: string): void => {
     output.push(line);
+    if (!portTaken && PORT_TAKEN.test(line)) portTaken = line;
     opts.log?.(line);
   };
   forEachLine(child.stdout, onLine);
@@ -227,8 +236,9 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
     await waitHealthy(cli, address, exited, opts.healthTimeoutMs ?? 60_000);
   } catch (e) {
     await stop();
-    const message = `${(e as Error).message}\n--- temporal ${args.slice(0, 2).join(' ')} output (last lines) ---\n${output.text()}`;
-    throw /address already in use|can't (?:set|use) .*port/i.test(output.text()) ? new PortTakenError(message) : new Error(message);
+    const message = `${(e as Error).message}${portTaken ? `\n${portTaken}` : ''}\n--- temporal ${args.slice(0, 2).join(' ')} output (last lines) ---\n${output.text()}`;
+    // An exit before healthy with ports we picked is most likely a port someone took meanwhile.
+    throw portTaken || child.exitCode !== null ? new PortTakenError(message) : new Error(message);
   }
   if (child.pid === undefined) throw new Error('temporal server start-dev has no pid'); // unreachable once healthy
   return {

@@ -78,6 +78,8 @@ export class AdminApi {
           });
         },
       );
+      // A server that accepts and then stalls must not stall the bed's deadlines with it.
+      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));
       req.on('error', reject);
       req.end(payload);
     });

@@ -74,7 +74,12 @@ export class KubeBed {
         return { partitioned: network.isPartitioned('source', 'destination') };
       });
     }
-    await bed.settled();
+    try {
+      await bed.settled();
+    } catch (e) {
+      await bed.stop();
+      throw e;
+    }
     return bed;
   }
 
@@ -90,7 +95,10 @@ export class KubeBed {
    */
   async settled(timeoutMs = 60_000): Promise<void> {
     const ready = async (c: KubeCluster): Promise<boolean> => {
-      const kv = await c.admin.get('KubeVirt', KUBEVIRT_NAMESPACE, KUBEVIRT_CR).catch(() => undefined);
+      const kv = await c.admin.get('KubeVirt', KUBEVIRT_NAMESPACE, KUBEVIRT_CR).catch((e: { code?: number }) => {
+        if (e.code === 404) return undefined; // no KubeVirt in this cluster's fixtures
+        throw e;
+      });
       if (!kv) return true;
       if (!getPath<string[]>(kv, 'status.synchronizationAddresses')?.length) return false;
       for (const cm of ['kubevirt-ca', 'kubevirt-external-ca']) await c.admin.get('ConfigMap', KUBEVIRT_NAMESPACE, cm);

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -48,16 +48,32 @@ export class ControlPlane {
     private readonly processes: Process[],
   ) {}
 
+  /**
+   * Ports are found free and then bound by another process; one taken meanwhile (by a dev server's
+   * internal services, say) makes etcd or the API server exit: start again with new ones.
+   */
   static async start(opts: ControlPlaneOptions): Promise<ControlPlane> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ControlPlane.startOnce(opts);
+      } catch (e) {
+        if (!(e instanceof PortTaken) || attempt >= 3) throw e;
+        opts.log?.(`[${opts.name}] ${e.message}; starting again`);
+        rmSync(opts.dir, { recursive: true, force: true });
+      }
+    }
+  }
+
+  private static async startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const { dir, parts } = opts;
     mkdirSync(dir, { recursive: true });
     const log = opts.log ?? (() => {});
     const processes: Process[] = [];
     const spawnLogged = (name: string, binary: string, args: string[]): Process => {
-      const out = createWriteStream(join(dir, `${name}.log`));
-      const child = spawn(binary, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.pipe(out);
-      child.stderr!.pipe(out);
+      // The child writes its log itself: nothing is lost when this process is busy or stops first.
+      const out = openSync(join(dir, `${name}.log`), 'a');
+      const child = spawn(binary, args, { cwd: dir, stdio: ['ignore', out, out] });
+      closeSync(out);
       const exited = exitOf(child);
       reapOnParentExit(child, exited);
       const p = { name, child, exited };
@@ -79,7 +95,7 @@ export class ControlPlane {
         '--unsafe-no-fsync',
         '--log-level', 'warn',
       ]);
-      await waitFor(`etcd of ${opts.name}`, etcd, () => httpOk(`${etcdUrl}/health`), 30_000);
+      await waitFor(`etcd of ${opts.name}`, etcd, () => httpOk(`${etcdUrl}/health`), 30_000, join(dir, 'etcd.log'));
 
       const ca = await createCA(`${opts.name}-kube-ca`, 30);
       const serving = await issue(ca, { commonName: 'kube-apiserver', dnsNames: ['localhost', 'kubernetes.default.svc'], ips: [LOOPBACK], usage: ['server'], validDays: 30 });
@@ -121,7 +137,7 @@ export class ControlPlane {
         '--v=1',
       ]);
       const api = new AdminApi(url, ca.certPem, adminToken);
-      await waitFor(`kube-apiserver of ${opts.name}`, apiserver, async () => (await api.raw('GET', '/readyz')).status === 200, 90_000);
+      await waitFor(`kube-apiserver of ${opts.name}`, apiserver, async () => (await api.raw('GET', '/readyz')).status === 200, 90_000, join(dir, 'kube-apiserver.log'));
 
       const kubeconfig = join(dir, 'controller-manager.kubeconfig');
       writeFileSync(kubeconfig, kubeconfigYaml([{ name: opts.name, server: url, caPem: ca.certPem, token: adminToken }]), { mode: 0o600 });
@@ -165,12 +181,18 @@ function httpOk(url: string): Promise<boolean> {
   });
 }
 
-async function waitFor(what: string, p: Process, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+class PortTaken extends Error {}
+
+async function waitFor(what: string, p: Process, ready: () => Promise<boolean>, timeoutMs: number, logFile: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exit: ExitStatus | undefined;
   void p.exited.then((s) => (exit = s));
   for (;;) {
-    if (exit) throw new Error(`${what} exited (${describeExit(exit)}) before it was ready; see ${p.name}.log`);
+    if (exit) {
+      const message = `${what} exited (${describeExit(exit)}) before it was ready; see ${logFile}`;
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+      throw /address already in use/.test(log) ? new PortTaken(message) : new Error(`${message}\n${log.trim().split('\n').slice(-5).join('\n')}`);
+    }
     if (await ready().catch(() => false)) return;
     if (Date.now() > deadline) throw new Error(`${what} was not ready after ${timeoutMs / 1000} s; see ${p.name}.log`);
     await delay(100);

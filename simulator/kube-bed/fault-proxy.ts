@@ -161,28 +161,30 @@ export class FaultProxy {
     const target = new URL(req.url ?? '/', this.opts.upstream);
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !HOP_BY_HOP.has(k)));
     return new Promise((resolve, reject) => {
+      let answered = false;
       const upstream = request(target, { method: req.method, headers, agent: this.agent, ca: this.opts.upstreamCA }, (up) => {
         const out = Object.fromEntries(Object.entries(up.headers).filter(([k]) => !HOP_BY_HOP.has(k)));
         res.writeHead(up.statusCode ?? 502, out as Record<string, string | string[]>);
-        const entry = { upstream, res };
         if (watch) this.openWatches.add(entry);
         up.pipe(res);
-        const done = () => {
-          this.openWatches.delete(entry);
-          resolve();
-        };
-        up.on('end', done);
-        up.on('error', () => {
-          res.destroy();
+        up.on('end', () => {
+          answered = true;
           done();
         });
-        res.on('close', () => {
-          // A client that hangs up ends the upstream request too (watches would linger otherwise).
-          if (!up.complete) upstream.destroy();
-          done();
-        });
+        up.on('error', () => res.destroy());
       });
-      upstream.on('error', (e) => (res.headersSent ? (res.destroy(), resolve()) : reject(e)));
+      const entry = { upstream, res };
+      const done = () => {
+        this.openWatches.delete(entry);
+        resolve();
+      };
+      // Registered before the upstream answers: a client that hangs up early (a watch stopped during
+      // injected latency, say) ends the upstream request too, or it would linger with its socket.
+      res.on('close', () => {
+        if (!answered) upstream.destroy();
+        done();
+      });
+      upstream.on('error', (e) => (res.headersSent || res.destroyed ? (res.destroy(), done()) : reject(e)));
       req.pipe(upstream);
     });
   }

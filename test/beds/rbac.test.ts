@@ -101,7 +101,7 @@ describe('RBAC on the real bed', { skip: kind !== 'kube' && 'the simulator has n
   it('without "patch" on VMs at the source (needed only at cutover), preflight refuses too', async () => {
     await withoutVerb('source', 'virtualmachines', 'patch');
     const message = await (await startMigration(stack, input('cache-01'))).result().then(() => assert.fail('cache-01 migrated'), failureMessage);
-    assert.match(message, /ferry may not patch virtualmachines\.kubevirt\.io in namespace demo on the source cluster source, which it needs because the VM is read, followed and halted after cutover/);
+    assert.match(message, /ferry may not patch virtualmachines\.kubevirt\.io in namespace demo on the source cluster source, which it needs because the VM is read and halted after cutover/);
   });
 });
 

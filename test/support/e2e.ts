@@ -60,7 +60,15 @@ export async function startStackWith<B>(
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
-  const [server, clusters] = await Promise.all([startDevServer(opts.ui ? {} : { uiPort: false }), startClusters()]);
+  // Whatever started is stopped when the other fails: a bed left running keeps the test process alive.
+  const [serverStarted, clustersStarted] = await Promise.allSettled([startDevServer(opts.ui ? {} : { uiPort: false }), startClusters()]);
+  if (serverStarted.status === 'rejected' || clustersStarted.status === 'rejected') {
+    if (serverStarted.status === 'fulfilled') await serverStarted.value.stop();
+    if (clustersStarted.status === 'fulfilled') await bedOf(clustersStarted.value).stop();
+    throw serverStarted.status === 'rejected' ? serverStarted.reason : (clustersStarted as PromiseRejectedResult).reason;
+  }
+  const server = serverStarted.value;
+  const clusters = clustersStarted.value;
   const bed = bedOf(clusters);
   const dir = mkdtempSync(join(tmpdir(), 'ferry-e2e-'));
   const kubeconfigFile = join(dir, 'kubeconfig');

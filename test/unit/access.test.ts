@@ -33,18 +33,21 @@ describe("ferry's RBAC", () => {
     }
   });
 
-  it('grants nothing no need uses', () => {
+  it('grants nothing no need uses (per resource name, and in the scope it is bound)', () => {
     for (const [scope, rules] of [['cluster-or-workload', clusterRules], ['kubevirt', kubevirtRules]] as const) {
       for (const r of rules) {
         for (const group of r.apiGroups ?? []) {
           for (const resource of r.resources ?? []) {
             for (const verb of r.verbs) {
-              const used = ACCESS_NEEDS.some((n) => {
-                const res = resourceOf(n.kind);
-                const inScope = scope === 'kubevirt' ? n.scope === 'kubevirt' : n.scope !== 'kubevirt';
-                return inScope && res.group === group && res.resource === resource && n.verbs.includes(verb);
-              });
-              assert.ok(used, `${scope} rule grants ${verb} ${resource}.${group}, which ferry never needs`);
+              for (const name of r.resourceNames ?? [undefined]) {
+                const used = ACCESS_NEEDS.some((n) => {
+                  const res = resourceOf(n.kind);
+                  const inScope = scope === 'kubevirt' ? n.scope === 'kubevirt' : n.scope !== 'kubevirt';
+                  const named = name === undefined ? n.names === undefined : (n.names ?? []).includes(name);
+                  return inScope && named && res.group === group && res.resource === resource && n.verbs.includes(verb);
+                });
+                assert.ok(used, `${scope} rule grants ${verb} ${resource}.${group}${name ? `/${name}` : ''}, which ferry never needs`);
+              }
             }
           }
         }

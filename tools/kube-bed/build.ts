@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { describeExit, exitOf, findOnPath, forEachLine, isExecutableFile, LineTail } from '../processes.js';
 
@@ -77,11 +78,13 @@ async function runGo(args: string[], opts: { cwd: string; log: Log; stdoutFile?:
     tail.push(line);
     opts.log(line);
   });
-  if (opts.stdoutFile) child.stdout!.pipe(createWriteStream(opts.stdoutFile));
+  const written = opts.stdoutFile ? finished(child.stdout!.pipe(createWriteStream(opts.stdoutFile))) : Promise.resolve();
   const ticker = setInterval(() => opts.log(`... ${opts.what}: still building (${Math.round((Date.now() - started) / 1000)} s)`), 60_000);
   try {
     const status = await exitOf(child);
     if (status.code !== 0) throw new Error(`${opts.what} failed (${describeExit(status)}):\n${tail.text()}`);
+    // 'exit' can come before the last of stdout is in the file.
+    await written;
   } finally {
     clearInterval(ticker);
   }
@@ -91,11 +94,13 @@ async function runGo(args: string[], opts: { cwd: string; log: Log; stdoutFile?:
 /** Build into a temporary folder and rename, so an interrupted build never looks finished. */
 async function cached(target: string, build: (tmp: string) => Promise<void>): Promise<string> {
   if (existsSync(target)) return target;
-  const tmp = `${target}.partial`;
+  // Unique per process: two cold builds at once must not remove each other's work.
+  const tmp = `${target}.partial-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(KUBE_BED_TOOLS, { recursive: true });
   await build(tmp);
-  renameSync(tmp, target);
+  if (existsSync(target)) rmSync(tmp, { recursive: true, force: true }); // another build finished first
+  else renameSync(tmp, target);
   return target;
 }
 
