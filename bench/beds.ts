@@ -4,6 +4,7 @@
  * Kubernetes requests ferry made for it on each cluster (counted by the simulator's API server, or by
  * the real bed's fault proxy in front of each kube-apiserver).
  */
+import { FERRY_USER } from '../simulator/kube-bed/cluster.js';
 import type { MigrationResult } from '../workflows/contract.js';
 import { bedFromEnv, startBedStack, type BedKind, type BedStack } from '../test/support/bed.js';
 import { input, startMigration } from '../test/support/e2e.js';
@@ -14,7 +15,7 @@ interface Metrics {
 
 async function ferryRequests(stack: BedStack): Promise<Record<'source' | 'destination', number>> {
   // ferry is the admin token on the simulator and its ServiceAccount on the real bed.
-  const user = stack.bed.kind === 'sim' ? 'admin' : 'system:serviceaccount:ferry-system:ferry';
+  const user = stack.bed.kind === 'sim' ? 'admin' : FERRY_USER;
   const of = async (c: 'source' | 'destination') => ((await stack.bed.control(c, 'metrics')) as Metrics).byUser[user] ?? 0;
   return { source: await of('source'), destination: await of('destination') };
 }

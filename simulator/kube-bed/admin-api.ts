@@ -3,6 +3,7 @@
  * bootstrapping (CRDs, webhooks, RBAC, fixtures) and for requests client-node has no typed call for
  * (server-side apply, TokenRequest). Objects are plain JSON.
  */
+import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import { kindInfo } from '../apiserver/kinds.js';
@@ -36,6 +37,18 @@ export function objectPath(kind: string, namespace: string | undefined, name?: s
   return `${base}${ns}/${k.plural}${name ? `/${name}` : ''}`;
 }
 
+/** A response's body, parsed as JSON when it is JSON, else the text. */
+export async function readJson(res: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
 export class AdminApi {
   private readonly agent: Agent;
 
@@ -62,21 +75,7 @@ export class AdminApi {
             ...(payload !== undefined ? { 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) } : {}),
           },
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown = text;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              /* not JSON */
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-        },
+        (res) => void readJson(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject),
       );
       // A server that accepts and then stalls must not stall the bed's deadlines with it.
       req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: no answer within 30 s`)));

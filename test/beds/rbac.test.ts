@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { objectPath } from '../../simulator/kube-bed/admin-api.js';
+import { FERRY_USER } from '../../simulator/kube-bed/cluster.js';
 import { apiSnapshot, bedFromEnv, startBedStack, type BedStack, type ClusterName } from '../support/bed.js';
 import { failureMessage, input, startMigration } from '../support/e2e.js';
 import { eventually, rawRequestTo } from '../support/sim.js';
 import { diff } from '../support/snapshot.js';
 
 const kind = bedFromEnv('kube');
-const FERRY = 'system:serviceaccount:ferry-system:ferry';
 let stack: BedStack;
 let original: Record<ClusterName, unknown> | undefined;
 
@@ -43,7 +43,7 @@ async function putRole(cluster: ClusterName, body: unknown): Promise<void> {
 /** Whether the API server lets ferry's ServiceAccount do it (a SubjectAccessReview, as `kubectl auth can-i --as`). */
 async function ferryMay(cluster: ClusterName, verb: string, group: string, resource: string, namespace: string): Promise<boolean> {
   const r = await rawRequestTo(stack.bed.admin(cluster), 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: FERRY, resourceAttributes: { verb, group, resource, namespace } } },
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: FERRY_USER, resourceAttributes: { verb, group, resource, namespace } } },
   });
   return (r.body as { status?: { allowed?: boolean } }).status?.allowed === true;
 }

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { SimCluster } from '../../simulator/cluster.js';
+import { readJson } from '../../simulator/kube-bed/admin-api.js';
 import type { ClusterEndpoint } from '../../simulator/kubeconfig.js';
 import { Simulator, type SimulatorOptions } from '../../simulator/sim.js';
 
@@ -116,21 +117,7 @@ export function rawRequestTo(
           ...opts.headers,
         },
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            /* not JSON: keep the text */
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-        });
-      },
+      (res) => void readJson(res).then((body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }), reject),
     );
     req.on('error', reject);
     req.end(payload);
