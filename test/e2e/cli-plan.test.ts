@@ -11,7 +11,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { fleetVmName } from '../../simulator/fleet.js';
 import { REPO_ROOT } from '../../tools/temporal-cli.js';
 import type { PlanStatus } from '../../workflows/plan-contract.js';
-import { runFerry } from '../support/cli.js';
+import { runFerry, startFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
 import { clients, eventually, kubevirt, path } from '../support/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
@@ -124,11 +124,13 @@ spec:
     }, 60_000, 500);
     assert.match(table, new RegExp(`${ns}/vm-0001\\s+Stalled\\s+The source cannot reach the destination's synchronization address`));
 
-    const watching = ferry('plan', 'watch', 'cli-fleet', '--interval', '300ms');
+    const watching = startFerry(stack, ['plan', 'watch', 'cli-fleet', '--interval', '300ms'], { FERRY_KUBECONFIG: stack.kubeconfigFile });
+    // The watch must have shown the stall before the cancel ends it (its process takes a while to start).
+    await watching.waitFor(new RegExp(`${ns}/vm-0001  Stalled: The source cannot reach`), 30_000);
     const cancel = await ferry('plan', 'cancel', 'cli-fleet', '--reason', 'window closed');
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.match(cancel.stdout, /cancel sent to 1 VM migration\(s\) in flight; 2 not started/);
-    const w = await watching;
+    const w = await watching.done;
     assert.equal(w.code, 3, w.stderr + w.stdout);
     assert.match(w.stdout, new RegExp(`${ns}/vm-0001  Stalled: The source cannot reach`));
     assert.match(w.stdout, /Plan cli-fleet Cancelled .* 0 succeeded, 0 failed, 1 rolled back, 2 skipped of 3/);
