@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { registerKubevirtAdmission } from './admission.js';
 import { ApiServer, type User } from './apiserver/server.js';
-import { startKubevirtComponents, syncControl } from './components.js';
+import { startKubevirtComponents, syncControl, type KubevirtComponents } from './components.js';
 import type { ControllerContext, SimTiming } from './controllers/context.js';
 import type { SyncController } from './controllers/sync.js';
 import { kubeConfigFor, type ClusterEndpoint } from './kubeconfig.js';
@@ -39,9 +39,16 @@ export class SimCluster {
     /** The CA virt-operator publishes in `kubevirt-ca`: what sync controllers must trust. */
     readonly kubevirtCA: CertAuthority,
     readonly tokens: ClusterCredentials,
-    readonly controllers: ControllerContext,
-    readonly sync: SyncController,
+    private readonly components: KubevirtComponents,
   ) {}
+
+  get controllers(): ControllerContext {
+    return this.components.controllers;
+  }
+
+  get sync(): SyncController {
+    return this.components.sync;
+  }
 
   static async start(name: string, opts: ClusterOptions): Promise<SimCluster> {
     const [apiCA, kubevirtCA] = await Promise.all([createCA(`${name}-apiserver-ca`, 30), createCA(`${name}-kubevirt-ca`, 7)]);
@@ -66,11 +73,8 @@ export class SimCluster {
       ...(opts.byteScale ? { byteScale: opts.byteScale } : {}),
       ...(opts.log ? { log: opts.log } : {}),
     });
-    const ctx = components.controllers;
-    const sync = components.sync;
-
-    const cluster = new SimCluster(name, api, apiCA, kubevirtCA, tokens, ctx, sync);
-    api.registerControl('sync-controller', (method, body) => syncControl(sync, method, body));
+    const cluster = new SimCluster(name, api, apiCA, kubevirtCA, tokens, components);
+    api.registerControl('sync-controller', (method, body) => syncControl(components.sync, method, body));
     api.registerControl('watches', (method) => (method === 'DELETE' ? { dropped: api.dropWatches() } : {}));
     return cluster;
   }
@@ -84,8 +88,7 @@ export class SimCluster {
   }
 
   async stop(): Promise<void> {
-    await this.sync.stop();
-    this.controllers.stop();
+    await this.components.stop();
     await this.api.stop();
   }
 }

@@ -26,9 +26,14 @@ export function readManifests(dir: string): KubeObject[] {
   return out;
 }
 
+/** Namespaces first: everything else may live in one. */
+export function namespacesFirst(manifests: KubeObject[]): KubeObject[] {
+  return [...manifests].sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
+}
+
 /** Create manifests in dependency order (namespaces first), skipping ones that already exist. */
 export function loadInto(store: Store, manifests: KubeObject[]): number {
-  const ordered = [...manifests].sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
+  const ordered = namespacesFirst(manifests);
   let n = 0;
   for (const m of ordered) {
     const k = kindInfo(m.kind);

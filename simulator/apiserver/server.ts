@@ -62,7 +62,8 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
   res.end(json);
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+/** A request's JSON body (undefined when empty); 413 past the size limit, 400 when not JSON. */
+export async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {

@@ -11,6 +11,7 @@ import type { KubeBedParts } from '../../tools/kube-bed/build.js';
 import type { KubeObject } from '../apiserver/object.js';
 import { startKubevirtComponents, syncControl, type KubevirtComponents } from '../components.js';
 import type { SimTiming } from '../controllers/context.js';
+import { namespacesFirst } from '../fixtures.js';
 import { kubeConfigFor, type ClusterEndpoint } from '../kubeconfig.js';
 import type { SimNetwork } from '../network.js';
 import { createCA, issue, type CertAuthority } from '../pki.js';
@@ -75,8 +76,7 @@ export class KubeCluster {
       });
       for (const config of webhooks.configurations()) await admin.apply(config);
 
-      const byNamespaceFirst = [...opts.fixtures].sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
-      for (const o of byNamespaceFirst) await admin.createIfAbsent(o);
+      for (const o of namespacesFirst(opts.fixtures)) await admin.createIfAbsent(o);
       const ferryToken = await ferryIdentity(admin);
 
       const kubevirtCA = await createCA(`${name}-kubevirt-ca`, 7);

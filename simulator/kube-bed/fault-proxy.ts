@@ -16,7 +16,7 @@ import { ApiError } from '../apiserver/errors.js';
 import { Faults } from '../apiserver/faults.js';
 import { RequestMetrics } from '../apiserver/metrics.js';
 import { injectedFaultError, isWatch, parseRoute, verbOf } from '../apiserver/routes.js';
-import type { ControlHandler } from '../apiserver/server.js';
+import { readBody, type ControlHandler } from '../apiserver/server.js';
 import type { LeafCert } from '../pki.js';
 
 export interface FaultProxyOptions {
@@ -36,13 +36,6 @@ function sendError(res: ServerResponse, err: ApiError): void {
   if (err.details?.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.details.retryAfterSeconds);
   res.writeHead(err.code, headers);
   res.end(JSON.stringify(err.toStatus()));
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? JSON.parse(text) : undefined;
 }
 
 export class FaultProxy {
