@@ -3,13 +3,17 @@
  * the workflow code against, so a change to workflows/ that is not replay-compatible fails CI.
  *
  * Starts the end-to-end stack (a Temporal dev server from the Temporal CLI, the two-cluster simulator
- * and an in-process ferry worker), runs three migrations and a plan and writes each finished workflow's history
+ * and an in-process ferry worker), runs seven migrations and a plan and writes each finished workflow's history
  * to test/histories/<name>.json in the JSON form `temporal workflow show --output json` and the Web
  * UI's "Download" produce:
  *
  *   happy-web-01.json          web-01 succeeds on the first attempt
  *   stall-retry-db-01.json     partition → Stalled → heal → `retry` update → Succeeded on attempt 2
  *   stall-cancel-cache-01.json partition → Stalled → `cancel` update → RolledBack
+ *   stall-extend.json          Stalled → `extend` update → the wait resumes → heal → Succeeded
+ *   stall-recover.json         Stalled → heal, nobody decides → recovered without intervention → Succeeded
+ *   fallback-retry.json        no decision: `retry` fallback → Stalled again → retries exhausted → RolledBack
+ *   temporal-cancel.json       Stalled → `extend` signal → Temporal cancellation → RolledBack
  *   plan-continue-as-new.json  a 12-VM plan's first run: preflight, CA sync, children reporting, continue-as-new
  *
  * Before writing, each history is replayed against the current workflow code and searched (raw text
@@ -28,7 +32,7 @@ import { fleetVmName } from '../simulator/fleet.js';
 import { TASK_QUEUE } from '../workflows/contract.js';
 import { planWorkflowId, type PlanResult } from '../workflows/plan-contract.js';
 import type { MigrationResult } from '../workflows/contract.js';
-import { cancelUpdate, retryUpdate, statusQuery } from '../workflows/messages.js';
+import { cancelUpdate, extendSignal, extendUpdate, retryUpdate, statusQuery } from '../workflows/messages.js';
 import { REPO_ROOT } from './temporal-cli.js';
 
 const HISTORIES_DIR = join(REPO_ROOT, 'test', 'histories');
@@ -48,6 +52,12 @@ function expect(cond: boolean, what: string): void {
   if (!cond) throw new Error(`capture failed: ${what}`);
 }
 
+/** A one-VM fleet in its own namespace, so every scenario migrates a VM no other scenario touched. */
+async function fleetInput(stack: Stack, namespace: string, options: Record<string, unknown>) {
+  await stack.sim.loadFleet({ namespace, count: 1 });
+  return input(fleetVmName('vm', 1), { source: { cluster: 'source', namespace, name: fleetVmName('vm', 1) }, options });
+}
+
 const scenarios: Scenario[] = [
   {
     file: 'happy-web-01.json',
@@ -62,7 +72,7 @@ const scenarios: Scenario[] = [
     file: 'stall-retry-db-01.json',
     async run(stack) {
       await stack.sim.partition(true);
-      const handle = await startMigration(stack, input('db-01', { options: { handshakeTimeout: '3s' } }));
+      const handle = await startMigration(stack, await fleetInput(stack, 'recover', { handshakeTimeout: '3s' }));
       await waitForPhase(handle, 'Stalled', 60_000);
       await stack.sim.partition(false);
       const answer = await handle.executeUpdate(retryUpdate, { args: [{ reason: 'partition healed' }] });
@@ -84,6 +94,83 @@ const scenarios: Scenario[] = [
         expect(/rolling back/.test(answer.message), `cache-01: cancel answered ${JSON.stringify(answer)}`);
         const result = (await handle.result()) as MigrationResult;
         expect(result.outcome === 'RolledBack', `cache-01: expected RolledBack, got ${JSON.stringify(result)}`);
+        return handle;
+      } finally {
+        await stack.sim.partition(false);
+      }
+    },
+  },
+  {
+    file: 'stall-extend.json',
+    async run(stack) {
+      // Stalled → `extend` update resumes the wait → the partition heals → Succeeded on attempt 1.
+      await stack.sim.partition(true);
+      try {
+        const handle = await startMigration(stack, await fleetInput(stack, 'extend', { handshakeTimeout: '3s' }));
+        await waitForPhase(handle, 'Stalled', 60_000);
+        const answer = await handle.executeUpdate(extendUpdate, { args: [{ by: '2m', reason: 'network team is on it' }] });
+        expect(/extended/.test(answer.message), `extend: extend answered ${JSON.stringify(answer)}`);
+        await waitForPhase(handle, 'Synchronizing', 10_000);
+        await stack.sim.partition(false);
+        const result = (await handle.result()) as MigrationResult;
+        expect(result.outcome === 'Succeeded' && result.attempts === 1, `extend: expected Succeeded on attempt 1, got ${JSON.stringify(result)}`);
+        return handle;
+      } finally {
+        await stack.sim.partition(false);
+      }
+    },
+  },
+  {
+    file: 'stall-recover.json',
+    async run(stack) {
+      // Stalled, nobody decides, the partition heals: the wait that kept watching resumes by itself.
+      await stack.sim.partition(true);
+      try {
+        const handle = await startMigration(stack, input('db-01', { options: { handshakeTimeout: '3s' } }));
+        await waitForPhase(handle, 'Stalled', 60_000);
+        await stack.sim.partition(false);
+        const result = (await handle.result()) as MigrationResult;
+        expect(result.outcome === 'Succeeded' && result.attempts === 1, `recover: expected Succeeded on attempt 1, got ${JSON.stringify(result)}`);
+        const status = await handle.query(statusQuery);
+        expect(status.history.some((h) => h.note === 'recovered without intervention'), 'recover: no self-recovery in the status history');
+        return handle;
+      } finally {
+        await stack.sim.partition(false);
+      }
+    },
+  },
+  {
+    file: 'fallback-retry.json',
+    async run(stack) {
+      // Nobody decides: the `retry` fallback retries once, stalls again, then exhausts and cancels.
+      await stack.sim.partition(true);
+      try {
+        const handle = await startMigration(stack, await fleetInput(stack, 'fallback', { handshakeTimeout: '2s', decisionWindow: '2s', stallFallback: 'retry', maxAutoRetries: 1 }));
+        const result = (await handle.result()) as MigrationResult;
+        expect(result.outcome === 'RolledBack' && result.attempts === 2, `fallback: expected RolledBack after 2 attempts, got ${JSON.stringify(result)}`);
+        return handle;
+      } finally {
+        await stack.sim.partition(false);
+      }
+    },
+  },
+  {
+    file: 'temporal-cancel.json',
+    async run(stack) {
+      // A Temporal cancellation while stalled (`temporal workflow cancel`) rolls back like `cancel`.
+      await stack.sim.partition(true);
+      try {
+        const handle = await startMigration(stack, await fleetInput(stack, 'cancel', { handshakeTimeout: '2s' }));
+        await waitForPhase(handle, 'Stalled', 60_000);
+        await handle.signal(extendSignal, { by: '1m' });
+        await waitForPhase(handle, 'Synchronizing', 10_000);
+        await handle.cancel();
+        const failed = await handle.result().then(
+          () => false,
+          () => true,
+        );
+        expect(failed, 'cancel: a cancelled workflow must end cancelled');
+        expect((await handle.query(statusQuery)).phase === 'RolledBack', 'cancel: expected RolledBack');
         return handle;
       } finally {
         await stack.sim.partition(false);
