@@ -28,6 +28,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
+import { addPlanCollisions } from '../activities/plan-collisions.js';
 import { describeInputIssues, FailureTypes, migrationInputSchema, type MigrationInput, migrationWorkflowId, type Migration } from './contract.js';
 import { staticDetails, staticSummary } from './details.js';
 import {
@@ -359,6 +360,7 @@ async function preflightAll(children: Map<string, { migration: Migration }>, sta
   const batches: PlanVmStatus[][] = [];
   for (let i = 0; i < state.vms.length; i += PREFLIGHT_BATCH) batches.push(state.vms.slice(i, i + PREFLIGHT_BATCH));
   let next = 0;
+  const all: Awaited<ReturnType<typeof preflightMany>> = [];
   const lane = async () => {
     while (next < batches.length) {
       const batch = batches[next++]!;
@@ -366,9 +368,11 @@ async function preflightAll(children: Map<string, { migration: Migration }>, sta
       reports.forEach((r, i) => {
         if (r.blockers.length) batch[i]!.blockers = r.blockers;
       });
+      all.push(...reports);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PREFLIGHT_PARALLEL, batches.length) }, lane));
+  addPlanCollisions(state.vms, all); // the plan's VMs against each other, in plan order
 }
 
 function vmOf(m: Migration): string {

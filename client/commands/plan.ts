@@ -4,7 +4,7 @@
  * Provider/StorageMap/NetworkMap documents) or by its name.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { preflightActivities } from '../../activities/preflight.js';
+import { preflightPlan } from '../../activities/plan.js';
 import { migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type PreflightReport } from '../../workflows/contract.js';
 import { parseDuration } from '../../workflows/duration.js';
 import { cancelPlanUpdate, planStatusQuery, retryStalledUpdate } from '../../workflows/messages.js';
@@ -149,21 +149,14 @@ async function validatePlan(v: Values): Promise<ExitCode> {
     ['source.cluster', p.source.cluster],
     ['destination.cluster', p.destination.cluster],
   ]);
-  const { preflight } = preflightActivities({ clusters: registry });
-  // In the plan's order, whichever lane finishes first.
-  const results: VmPreflight[] = new Array<VmPreflight>(p.vms.length);
-  let next = 0;
-  // A few VMs at a time: fast on big plans without hammering the API servers.
-  const lane = async () => {
-    while (next < p.vms.length) {
-      const i = next++;
-      const vm = p.vms[i]!;
-      const migration = migrationInputSchema.parse(vmMigrationInput(p, vm));
-      const workflowId = migrationWorkflowId(migration);
-      results[i] = { vm: `${vm.namespace}/${vm.name}`, workflowId, report: await preflight({ workflowId, migration, accessIssues: 'warn' }) };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, p.vms.length) }, lane));
+  const items = p.vms.map((vm) => {
+    const migration = migrationInputSchema.parse(vmMigrationInput(p, vm));
+    return { workflowId: migrationWorkflowId(migration), migration };
+  });
+  // In the plan's order; a few VMs at a time (fast on big plans without hammering the API servers),
+  // then the VMs against each other (same names or MACs on the destination), as the plan does.
+  const reports = await preflightPlan({ clusters: registry }, items, { accessIssues: 'warn', parallel: 8 });
+  const results: VmPreflight[] = reports.map((report, i) => ({ vm: `${p.vms[i]!.namespace}/${p.vms[i]!.name}`, workflowId: items[i]!.workflowId, report }));
   const blocked = results.filter((r) => r.report.blockers.length);
   if (format === 'json') {
     console.log(JSON.stringify({ ok: blocked.length === 0, plan: p.name, onBlocked: p.onBlocked, warnings, vms: results }, null, 2));

@@ -186,6 +186,19 @@ describe('prerequisites and the receiver VM', () => {
     assert.equal(vm.spec?.runStrategy, 'WaitAsReceiver');
     assert.equal(vm.spec?.running, undefined);
     assert.equal(vm.metadata.annotations?.[ANN_RESTORE_RUN_STRATEGY], 'Always');
+    // Its disk is a template on the source: on the destination it stays one, and KubeVirt adopts the blank DataVolume.
+    assert.deepEqual(field(vm, 'spec.dataVolumeTemplates.0.spec.source'), { blank: {} });
+    assert.equal(field(vm, 'spec.dataVolumeTemplates.0.metadata.name'), 'cache-01-rootdisk');
+    const owner = await eventually('the target VM controls its template DataVolume', async () => {
+      const refs = (await dst.get('DataVolume', 'demo', 'cache-01-rootdisk'))?.metadata.ownerReferences ?? [];
+      return refs.find((r) => r.controller && r.kind === 'VirtualMachine');
+    });
+    assert.equal(owner.uid, vm.metadata.uid);
+    // web-01's disk is standalone on the source, and stays standalone.
+    assert.deepEqual((await mustGet(dst, 'DataVolume', 'demo', 'web-01-rootdisk')).metadata.ownerReferences ?? [], []);
+    // Ensuring the VM again (now that KubeVirt adopted the disk) finds the same VM, and the disk keeps its one controller.
+    assert.equal((await targetVM(ref)).uid, vm.metadata.uid);
+    assert.equal((await mustGet(dst, 'DataVolume', 'demo', 'cache-01-rootdisk')).metadata.ownerReferences?.length, 1);
   });
 
   it('keeps Secret type and immutable, copies pull and access-credential Secrets, sizes claims from capacity, maps classes and networks', async () => {
@@ -271,7 +284,9 @@ describe('prerequisites and the receiver VM', () => {
     await targetVM(ref);
     const vm = await mustGet(dst, 'VirtualMachine', 'demo', 'pull-01');
     assert.equal(vm.metadata.annotations?.[ANN_RESTORE_RUN_STRATEGY], 'Halted');
-    assert.equal(vm.spec?.dataVolumeTemplates, undefined);
+    // The template stays, blank, with the storage of the DataVolume createPrerequisites made (class mapped).
+    assert.deepEqual(field(vm, 'spec.dataVolumeTemplates'), [{ metadata: { name: 'pull-01-root', labels: root.metadata.labels, annotations: root.metadata.annotations }, spec: root.spec }]);
+    assert.equal(field(vm, 'spec.dataVolumeTemplates.0.spec.storage.storageClassName'), 'fast-dst');
     assert.deepEqual(vm.spec?.instancetype, { kind: 'virtualmachineinstancetype', name: 'web-small' });
     assert.deepEqual(field(vm, 'spec.template.spec.networks'), [
       { name: 'default', pod: {} },

@@ -134,4 +134,27 @@ describe(`core migrations on the ${kind} bed`, () => {
     assert.equal(e.code, 422);
     assert.match(e.status?.message ?? '', /admission webhook "migration-create-validator\.kubevirt\.io" denied the request: the receiver VMI "demo\/web-01" must be in phase WaitingForSync/);
   });
+
+  it('disks keep their lifecycle: the template disk of cache-01 is owned by the target VM and goes with it; web-01\'s standalone disk outlives its VM', async () => {
+    const result = (await (await startMigration(stack, input('cache-01'))).result()) as MigrationResult;
+    assert.equal(result.outcome, 'Succeeded');
+    const custom = bedClients(stack.bed, 'destination').custom;
+    const dv = (name: string) =>
+      custom.getNamespacedCustomObject({ group: 'cdi.kubevirt.io', version: 'v1beta1', namespace: 'demo', plural: 'datavolumes', name }).then(
+        (o) => o as { metadata: { ownerReferences?: { kind: string; uid: string; controller?: boolean }[] } },
+        (e: { code?: number }) => (e.code === 404 ? undefined : Promise.reject(e)),
+      );
+    const vm = await dst().get('virtualmachines', 'demo', 'cache-01');
+    assert.deepEqual(path(vm, 'spec.dataVolumeTemplates.0.spec.source'), { blank: {} });
+    const owners = (await dv('cache-01-rootdisk'))?.metadata.ownerReferences ?? [];
+    assert.deepEqual(owners.filter((r) => r.controller).map((r) => [r.kind, r.uid]), [['VirtualMachine', vm.metadata.uid]]);
+    assert.deepEqual((await dv('web-01-rootdisk'))?.metadata.ownerReferences ?? [], []);
+
+    // Deleting the VMs on the destination: garbage collection takes the template disk, not the standalone one.
+    await dst().delete('virtualmachines', 'demo', 'cache-01');
+    await dst().delete('virtualmachines', 'demo', 'web-01');
+    await eventually('the template DataVolume deleted with its VM', async () => (await dv('cache-01-rootdisk')) === undefined, 60_000);
+    await eventually('the VMs gone', async () => !(await dst().tryGet('virtualmachines', 'demo', 'web-01')) && !(await dst().tryGet('virtualmachines', 'demo', 'cache-01')), 60_000);
+    assert.ok(await dv('web-01-rootdisk'), 'the standalone DataVolume went with the VM');
+  });
 });

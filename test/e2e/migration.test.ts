@@ -9,7 +9,7 @@ import { kindInfo } from '../../simulator/apiserver/kinds.js';
 import { migrationWorkflowId, type MigrationResult } from '../../workflows/contract.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { failureMessage, input, startMigration, startStack, type Stack } from '../support/e2e.js';
-import { clients, kubevirt, path } from '../support/sim.js';
+import { clients, eventually, kubevirt, path } from '../support/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
 
 let stack: Stack;
@@ -73,6 +73,15 @@ describe('migrateVm end to end', () => {
     assert.equal(path(await k.get('virtualmachines', 'moved', 'cache-01'), 'spec.runStrategy'), 'Always'); // from spec.running: true
     assert.equal(path(await k.get('virtualmachineinstances', 'moved', 'cache-01'), 'status.phase'), 'Running');
     assert.equal(path(await k.get('virtualmachines', 'demo', 'cache-01'), 'spec.runStrategy'), 'Halted');
+    // cache-01's disk is a dataVolumeTemplate: the target VM keeps it (blank) and owns the DataVolume, as on the source.
+    const store = stack.sim.source.api.store;
+    const target = store.peek('VirtualMachine', 'moved', 'cache-01')!;
+    assert.deepEqual(path(target, 'spec.dataVolumeTemplates.0.spec.source'), { blank: {} });
+    const controller = (ns: string) => store.peek('DataVolume', ns, 'cache-01-rootdisk')?.metadata.ownerReferences?.filter((r) => r.controller).map((r) => r.uid);
+    assert.deepEqual(controller('moved'), [target.metadata.uid]);
+    assert.deepEqual(controller('demo'), [store.peek('VirtualMachine', 'demo', 'cache-01')!.metadata.uid]);
+    await k.delete('virtualmachines', 'moved', 'cache-01');
+    await eventually('the template disk goes with its VM', async () => !store.peek('DataVolume', 'moved', 'cache-01-rootdisk') && !store.peek('PersistentVolumeClaim', 'moved', 'cache-01-rootdisk'));
   });
 
   it('fails before writing anything when preflight finds blockers, and lists them all', async () => {

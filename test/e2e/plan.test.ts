@@ -117,6 +117,60 @@ describe('migration plans', () => {
     assert.equal(s.counts.Pending, 3, 'no VM migration started');
   });
 
+  it('VMs that would collide with each other on the destination are blocked at preflight; onBlocked applies (abort writes nothing, skip migrates the first)', async () => {
+    const src = clients(stack.sim, 'source');
+    const dst = clients(stack.sim, 'destination');
+    for (const ns of ['clash-a', 'clash-b']) await src.core.createNamespace({ body: { metadata: { name: ns } } });
+    await dst.core.createNamespace({ body: { metadata: { name: 'clash' } } });
+    const cdi = { group: 'cdi.kubevirt.io', version: 'v1beta1', plural: 'datavolumes' };
+    const vm = async (namespace: string, name: string, disk: string, mac: string) => {
+      await src.custom.createNamespacedCustomObject({
+        ...cdi, namespace, body: { apiVersion: 'cdi.kubevirt.io/v1beta1', kind: 'DataVolume', metadata: { name: disk }, spec: { source: { blank: {} }, storage: { resources: { requests: { storage: '1Gi' } } } } },
+      });
+      await kubevirt(src).create('virtualmachines', namespace, {
+        apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name },
+        spec: {
+          runStrategy: 'Always',
+          template: { spec: { domain: { memory: { guest: '64Mi' }, devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {}, macAddress: mac }] } }, networks: [{ name: 'default', pod: {} }], volumes: [{ name: 'root', dataVolume: { name: disk } }] } },
+        },
+      });
+    };
+    await vm('clash-a', 'app', 'app-root', '02:cc:00:00:00:01');
+    await vm('clash-b', 'app', 'app-root', '02:cc:00:00:00:02'); // same VM and disk name as clash-a/app
+    await vm('clash-b', 'twin', 'twin-root', '02:CC:00:00:00:01'); // same MAC as clash-a/app
+    for (const [ns, name] of [['clash-a', 'app'], ['clash-b', 'app'], ['clash-b', 'twin']] as const) {
+      await eventually(`${ns}/${name} running`, async () => path(await kubevirt(src).tryGet('virtualmachineinstances', ns, name), 'status.phase') === 'Running');
+    }
+    const plan = (name: string, onBlocked: 'abort' | 'skip'): PlanInput => ({
+      name, source: { cluster: 'source' }, destination: { cluster: 'destination', namespace: 'clash' }, onBlocked, options: { ...FAST },
+      vms: [{ namespace: 'clash-a', name: 'app' }, { namespace: 'clash-b', name: 'app' }, { namespace: 'clash-b', name: 'twin' }],
+    }) as PlanInput;
+
+    const before = snapshot(stack.sim.destination, 'clash');
+    const aborted = await startPlan(plan('clash-abort', 'abort'));
+    await assert.rejects(aborted.result(), (e: unknown) => {
+      assert.ok(e instanceof WorkflowFailedError);
+      const message = String(e.cause?.message);
+      assert.match(message, /plan aborted: preflight found blockers on 2 of 3 VM/);
+      assert.match(message, /clash-b\/app: \[VMNameCollision\] VM clash-b\/app and VM clash-a\/app of this plan would both become VirtualMachine clash\/app/);
+      assert.match(message, /clash-b\/app: \[DiskNameCollision\] DataVolume clash\/app-root of VM clash-b\/app and DataVolume clash\/app-root of VM clash-a\/app/);
+      assert.match(message, /clash-b\/twin: \[MacConflict\] MAC address 02:cc:00:00:00:01 of VM clash-b\/twin is also used by VM clash-a\/app of this plan/);
+      assert.doesNotMatch(message, /clash-a\/app: \[/);
+      return true;
+    });
+    assert.deepEqual(diff(before, snapshot(stack.sim.destination, 'clash')), [], 'the destination changed');
+    assert.equal((await planStatus(aborted)).counts.Pending, 3, 'no VM migration started');
+
+    const skipped = (await (await startPlan(plan('clash-skip', 'skip'))).result()) as PlanResult;
+    assert.equal(skipped.succeeded, 1);
+    assert.equal(skipped.skipped, 2);
+    assert.deepEqual(skipped.vms.filter((v) => v.state === 'Skipped').map((v) => [v.vm, v.blockers?.map((b) => b.code)]), [
+      ['clash-b/app', ['VMNameCollision', 'DiskNameCollision']],
+      ['clash-b/twin', ['MacConflict']],
+    ]);
+    assert.deepEqual(await destinationVms('clash'), ['app']);
+  });
+
   it('a stalled VM is listed by the plan; retryStalled and healing finish it and the rest', async () => {
     const ns = await fleet(3);
     await stack.sim.partition(true);
