@@ -58,6 +58,8 @@ export function observation(o: Observed, now: Date): Observation {
       processedBytes: ts.dataProcessedBytes ?? 0,
       remainingBytes: ts.dataRemainingBytes ?? 0,
       ...(ts.iteration !== undefined ? { iteration: ts.iteration } : {}),
+      ...(typeof ts.memoryTransferRateBytes === 'number' ? { transferRate: ts.memoryTransferRateBytes } : {}),
+      ...(typeof ts.dirtyMemoryRateBytes === 'number' ? { dirtyRate: ts.dirtyMemoryRateBytes } : {}),
     };
   }
   set('failureReason', failure);

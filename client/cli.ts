@@ -67,10 +67,4 @@ export function onePositional(positionals: string[], what: string): string {
   return positionals[0]!;
 }
 
-/** The cause's message of a failed update or call: what the workflow said. */
-export function reasonOf(e: unknown): string {
-  const err = e as { message?: string; cause?: { message?: string } };
-  return err.cause?.message || err.message || String(e);
-}
-
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { KubeconfigRegistry } from '../workers/clusters.js';
+import { FerryPhase } from '../workflows/search-attributes.js';
 import { EXIT, ExitError, UsageError } from './cli.js';
 
 export interface ConnectionFlags {
@@ -68,4 +69,32 @@ export async function expectWorkflow(client: Client, workflowId: string, o: { ty
     if (e instanceof WorkflowNotFoundError) throw new ExitError(`${o.command}: no ${o.noun} with workflow ID "${workflowId}"${o.hint ? ` (${o.hint})` : ''}`, EXIT.failed);
     throw e;
   }
+}
+
+/**
+ * The answer to a start whose workflow ID is taken: which workflow runs (its ID, run ID, since when,
+ * its phase if it has one) and how to follow it, with ferry and with the Temporal CLI. `follow` holds
+ * [what, ferry command] pairs; the connection flags given are repeated on every command.
+ */
+export async function alreadyRunning(
+  client: Client,
+  workflowId: string,
+  o: { command: string; what: string; follow: [label: string, command: string][]; flags?: ConnectionFlags },
+): Promise<ExitError> {
+  const d = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+  const phase = d?.typedSearchAttributes.get(FerryPhase);
+  const facts = d ? [`run ID ${d.runId}`, `started ${d.startTime.toISOString()}`, ...(typeof phase === 'string' ? [`phase ${phase}`] : [])] : [];
+  const flags = [
+    ...(o.flags?.address ? [`--address ${o.flags.address}`] : []),
+    ...(o.flags?.namespace && o.flags.namespace !== 'default' ? [`--namespace ${o.flags.namespace}`] : []),
+  ].join(' ');
+  const rows: [string, string][] = [...o.follow, ['Temporal CLI', `temporal workflow describe -w ${workflowId}`]];
+  const width = Math.max(...rows.map(([label]) => label.length)) + 1;
+  return new ExitError(
+    [
+      `${o.command}: ${o.what} is already running as workflow ${workflowId}${facts.length ? ` (${facts.join(', ')})` : ''}; nothing new was started.`,
+      ...rows.map(([label, cmd]) => `  ${`${label}:`.padEnd(width)}  ${flags ? `${cmd} ${flags}` : cmd}`),
+    ].join('\n'),
+    EXIT.failed,
+  );
 }

@@ -13,13 +13,14 @@
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { Simulator } from '../simulator/sim.js';
 import { KubeconfigRegistry } from '../workers/clusters.js';
 import { createFerryWorker } from '../workers/worker.js';
 import { type MigrationInput, migrationInputSchema, type MigrationResult, type MigrationStatus, migrationWorkflowId, TASK_QUEUE } from '../workflows/contract.js';
 import { percentCopied, staticDetails, staticSummary } from '../workflows/details.js';
+import { errorMessage } from '../workflows/errors.js';
 import { retryUpdate, statusQuery } from '../workflows/messages.js';
 import { isTerminal } from '../workflows/phases.js';
 import { type DevServer, ensureTemporalCli, preferredPort, REPO_ROOT, startDevServer } from './temporal-cli.js';
@@ -142,7 +143,7 @@ async function main(): Promise<number> {
         const r = (await h.result()) as MigrationResult;
         return r.outcome === 'Succeeded' && r.attempts > 1 ? `Succeeded after ${r.attempts} attempts` : r.outcome;
       } catch (e) {
-        return e instanceof WorkflowFailedError ? `Failed: ${e.cause?.message?.split('\n')[0] ?? e.message}` : `Failed: ${String(e)}`;
+        return `Failed: ${errorMessage(e).split('\n')[0]}`;
       }
     };
     const expectations: Expectation[] = [];

@@ -5,7 +5,7 @@
  * them to credentials, so no credential ever travels through Temporal.
  */
 import { z } from 'zod';
-import { duration } from './duration.js';
+import { duration, type DurationRange } from './duration.js';
 import type { Phase, StepPhase } from './phases.js';
 
 export const TASK_QUEUE = 'ferry';
@@ -13,19 +13,45 @@ export const TASK_QUEUE = 'ferry';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
+/**
+ * A length limit with its own message: the field, the limit, what the value is and how long it was.
+ * (A check without a message would fall back to the schema's "is required" error.)
+ */
+export const atMost = (what: string, max: number, kind: string) => ({
+  error: (iss: { input?: unknown }) => `${what}: must be at most ${max} characters (${kind}; got ${typeof iss.input === 'string' ? iss.input.length : '?'})`,
+});
+
+/** A namespace name: a DNS-1123 label (at most 63 characters). */
 export const label = (what: string) =>
   z
     .string({ error: `${what} is required` })
     .min(1, `${what} is required`)
-    .max(63, `${what} must be at most 63 characters`)
+    .max(63, atMost(what, 63, 'a namespace name is a DNS-1123 label'))
     .refine((v) => v === '' || DNS_LABEL.test(v), `${what} must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit`);
+
+/** ferry's own bound on a kubeconfig context name (Kubernetes sets none); it is part of the workflow ID. */
+export const CLUSTER_NAME_MAX = 253;
 
 export const clusterName = (what: string) =>
   z
     .string({ error: `${what} is required: the name of a cluster (a kubeconfig context) known to the worker` })
     .min(1, `${what} is required: the name of a cluster (a kubeconfig context) known to the worker`)
-    .max(253)
+    .max(CLUSTER_NAME_MAX, atMost(what, CLUSTER_NAME_MAX, 'a cluster is a kubeconfig context name'))
     .refine((v) => v === '' || /^[A-Za-z0-9]([-A-Za-z0-9_.@:/]*[A-Za-z0-9])?$/.test(v), `${what} must be a kubeconfig context name (letters, digits, '-', '_', '.', '@', ':', '/')`);
+
+/**
+ * A VirtualMachine's name. The API server admits any DNS-1123 subdomain (253), but KubeVirt copies
+ * the name into label values of the VMI's pod, which hold at most 63 characters: a longer-named VM
+ * cannot run, so it cannot be live-migrated (kubevirt/kubevirt#1222; Forklift limits VM names to 63 too).
+ */
+export const VM_NAME_MAX = 63;
+
+export const vmName = (what: string) =>
+  z
+    .string({ error: `${what} (the VM name) is required` })
+    .min(1, `${what} (the VM name) is required`)
+    .max(VM_NAME_MAX, atMost(what, VM_NAME_MAX, 'a KubeVirt VM name: it becomes a label value'))
+    .refine((v) => v === '' || DNS_SUBDOMAIN.test(v), `${what} must be a Kubernetes object name (lower-case letters, digits, - and .)`);
 
 export const stallFallbacks = ['wait', 'cancel', 'retry'] as const;
 export type StallFallback = (typeof stallFallbacks)[number];
@@ -42,30 +68,53 @@ export const DEFAULT_OPTIONS = {
   pollInterval: '2s',
 } as const;
 
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * What each duration option admits. The floors are low enough for the test suites' short stall
+ * scenarios (a 1 s decision window, 2 s handshakes, 100 ms polls) and still refuse 0 or a number of
+ * milliseconds meant as seconds; the ceilings keep every wait well inside the waiting activities'
+ * 30-day start-to-close timeout and refuse values that are plainly typos.
+ */
+export const OPTION_RANGES = {
+  receiverReadyTimeout: { min: SECOND, max: DAY },
+  syncAddressTimeout: { min: SECOND, max: DAY },
+  handshakeTimeout: { min: SECOND, max: DAY },
+  completionTimeoutPerGiB: { min: SECOND, max: 30 * MINUTE },
+  minCompletionTimeout: { min: SECOND, max: DAY },
+  decisionWindow: { min: SECOND, max: 7 * DAY },
+  pollInterval: { min: 100, max: MINUTE },
+} as const satisfies Record<string, DurationRange>;
+
+const MAX_AUTO_RETRIES = 10;
+
 /** Each option's validation, without its default: shared by a migration's options and a plan's overrides. */
 const optionFields = {
   /** How long the receiver VMI may take to reach WaitingForSync. */
-  receiverReadyTimeout: duration('options.receiverReadyTimeout'),
+  receiverReadyTimeout: duration('options.receiverReadyTimeout', OPTION_RANGES.receiverReadyTimeout),
   /** How long the target VMIM may take to publish its synchronization address. */
-  syncAddressTimeout: duration('options.syncAddressTimeout'),
+  syncAddressTimeout: duration('options.syncAddressTimeout', OPTION_RANGES.syncAddressTimeout),
   /** How long the source may stay in Synchronizing (the two sync controllers not yet talking). */
-  handshakeTimeout: duration('options.handshakeTimeout'),
+  handshakeTimeout: duration('options.handshakeTimeout', OPTION_RANGES.handshakeTimeout),
   /** Completion budget per GiB of memory + disk, as KubeVirt and Nova count it. */
-  completionTimeoutPerGiB: duration('options.completionTimeoutPerGiB'),
+  completionTimeoutPerGiB: duration('options.completionTimeoutPerGiB', OPTION_RANGES.completionTimeoutPerGiB),
   /** Floor of the completion budget, for small VMs. */
-  minCompletionTimeout: duration('options.minCompletionTimeout'),
+  minCompletionTimeout: duration('options.minCompletionTimeout', OPTION_RANGES.minCompletionTimeout),
   /** How long a stalled migration waits for an operator before the fallback applies. */
-  decisionWindow: duration('options.decisionWindow'),
+  decisionWindow: duration('options.decisionWindow', OPTION_RANGES.decisionWindow),
   /** What happens when nobody decides within the window: keep waiting, roll back, or retry. */
   stallFallback: z.enum(stallFallbacks, { error: `options.stallFallback must be one of ${stallFallbacks.join(', ')}` }),
   /** Bound on automatic retries (the `retry` fallback); operator retries are not counted. */
   maxAutoRetries: z
     .number({ error: 'options.maxAutoRetries must be a number' })
     .int('options.maxAutoRetries must be a whole number')
-    .min(0)
-    .max(10, 'options.maxAutoRetries must be at most 10'),
+    .min(0, { error: (iss) => `options.maxAutoRetries: must be between 0 and ${MAX_AUTO_RETRIES} (got ${String(iss.input)})` })
+    .max(MAX_AUTO_RETRIES, { error: (iss) => `options.maxAutoRetries: must be between 0 and ${MAX_AUTO_RETRIES} (got ${String(iss.input)})` }),
   /** How often waiting activities look at the clusters when no watch event arrives. */
-  pollInterval: duration('options.pollInterval'),
+  pollInterval: duration('options.pollInterval', OPTION_RANGES.pollInterval),
 };
 
 export const optionsSchema = z
@@ -108,9 +157,16 @@ export const destinationSchema = z
   }, { error: 'destination is required: {cluster, namespace?}' })
   .strict();
 /** Source storage class → destination storage class for the blank disks. */
-export const storageClassMapSchema = z.record(z.string(), z.string().min(1)).default({});
+export const storageClassMapSchema = z
+  .record(z.string(), z.string({ error: 'must be a storage class name' }).min(1, 'must not be empty: name the destination storage class'), { error: 'storageClassMap must be an object: {"source-class": "destination-class"}' })
+  .default({});
 /** Source Multus network `ns/name` → destination `ns/name`. */
-export const networkMapSchema = z.record(z.string(), z.string().min(1)).default({});
+export const networkMapSchema = z
+  .record(z.string(), z.string({ error: 'must be a network: "namespace/name"' }).min(1, 'must not be empty: name the destination network as "namespace/name"'), { error: 'networkMap must be an object: {"ns/source-net": "ns/destination-net"}' })
+  .default({});
+
+/** The plan a child migration belongs to (its name, bounded by the plan schema's 100). */
+const PLAN_REF_MAX = 200;
 
 export const migrationInputSchema = z
   .object({
@@ -118,11 +174,7 @@ export const migrationInputSchema = z
       .object({
         cluster: clusterName('source.cluster'),
         namespace: label('source.namespace'),
-        name: z
-          .string({ error: 'source.name (the VM name) is required' })
-          .min(1, 'source.name (the VM name) is required')
-          .max(253)
-          .refine((v) => v === '' || DNS_SUBDOMAIN.test(v), 'source.name must be a Kubernetes object name (lower-case letters, digits, - and .)'),
+        name: vmName('source.name'),
       }, { error: 'source is required: {cluster, namespace, name}' })
       .strict(),
     destination: destinationSchema,
@@ -130,7 +182,7 @@ export const migrationInputSchema = z
     networkMap: networkMapSchema,
     options: optionsSchema.prefault({}),
     /** Set by a plan: links the child to its plan (search attribute FerryPlan). */
-    plan: z.string().max(200).optional(),
+    plan: z.string({ error: 'plan must be a plan name' }).max(PLAN_REF_MAX, atMost('plan', PLAN_REF_MAX, 'a plan name')).optional(),
   })
   .strict()
   .transform((i) => ({ ...i, destination: { ...i.destination, namespace: i.destination.namespace ?? i.source.namespace } }))
@@ -148,15 +200,29 @@ export type MigrationInput = z.input<typeof migrationInputSchema>;
 export type Migration = z.output<typeof migrationInputSchema>;
 export type MigrationOptions = Migration['options'];
 
-/** One line per problem, each naming the field: what a person needs to fix the input. */
+/** A path as a person writes it: `vms[1].options.pollInterval`, or with `[]` for "any element". */
+const renderPath = (path: readonly PropertyKey[], anyIndex = false) =>
+  path.map((p, i) => (typeof p === 'number' ? (anyIndex ? '[]' : `[${p}]`) : `${i ? '.' : ''}${String(p)}`)).join('');
+
+/**
+ * One line per problem, each naming the field: what a person needs to fix the input. Messages that
+ * already start with the field's name (their own, as `options.pollInterval` or `vms[].name`, or a
+ * tail of the path) get the full path once instead of twice.
+ */
 export function describeInputIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => {
-    const where = i.path.length ? i.path.join('.') : 'input';
+    const where = i.path.length ? renderPath(i.path) : 'input';
     if (i.code === 'unrecognized_keys') {
       return `${where}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}: remove or fix the spelling`;
     }
     if (!i.path.length && i.code === 'invalid_type') return 'input must be a JSON object: {"source": {...}, "destination": {...}, "options": {...}}';
-    return i.message.startsWith(where) ? i.message : `${where}: ${i.message}`;
+    if (i.message.startsWith(where)) return i.message;
+    for (let k = 0; k < i.path.length; k++) {
+      const tail = i.path.slice(k);
+      const own = [tail.join('.'), renderPath(tail), renderPath(tail, true)].find((f) => i.message.startsWith(f) && /^($|[\s:(])/.test(i.message.slice(f.length)));
+      if (own) return `${where}${i.message.slice(own.length)}`;
+    }
+    return `${where}: ${i.message}`;
   });
 }
 
@@ -201,7 +267,12 @@ export interface Observation {
   /** decentralizedMigrationBlocked message, without the target's benign waiting text. */
   blocked?: string;
   blockedSide?: 'source' | 'target';
-  progress?: { totalBytes: number; processedBytes: number; remainingBytes: number; iteration?: number };
+  /**
+   * Transfer progress as the source VMI reports it. `processedBytes` counts every byte sent, pages the
+   * guest dirtied again included, so it passes `totalBytes` while pre-copy iterates; the rates are
+   * bytes per second (memory transfer, and the guest's memory dirty rate), when reported.
+   */
+  progress?: { totalBytes: number; processedBytes: number; remainingBytes: number; iteration?: number; transferRate?: number; dirtyRate?: number };
   failureReason?: string;
   at: string;
 }
@@ -248,6 +319,9 @@ export const FailureTypes = {
   InvalidInput: 'InvalidInput',
   PreflightBlocked: 'PreflightBlocked',
   NotOurs: 'NotOurs',
+  /** The API server did not accept the worker's credentials (HTTP 401). */
+  Unauthorized: 'Unauthorized',
+  /** The worker's identity lacks a permission (HTTP 403, RBAC). */
   Forbidden: 'Forbidden',
   ApiError: 'KubernetesApiError',
   MigrationFailed: 'MigrationFailed',

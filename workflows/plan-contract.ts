@@ -5,7 +5,7 @@
  * Temporal CLI is checked like one from ferry's CLI).
  */
 import { z } from 'zod';
-import { clusterName, describeInputIssues, destinationSchema, label, migrationInputSchema, networkMapSchema, optionOverridesSchema, storageClassMapSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
+import { atMost, clusterName, describeInputIssues, destinationSchema, label, migrationInputSchema, networkMapSchema, optionOverridesSchema, storageClassMapSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
 import { type Phase, TERMINAL_PHASES } from './phases.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 20;
@@ -14,6 +14,7 @@ export const blockedPolicies = ['abort', 'skip'] as const;
 export type BlockedPolicy = (typeof blockedPolicies)[number];
 
 const PLAN_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const PLAN_NAME_MAX = 100;
 
 /** Per-VM and plan-wide options: the migration options, every one optional (defaults apply in the child). */
 const partialOptions = optionOverridesSchema;
@@ -34,7 +35,7 @@ export const planInputSchema = z
     name: z
       .string({ error: 'name is required: a plan name (lower-case letters, digits, "-" and ".")' })
       .min(1, 'name is required')
-      .max(100, 'name must be at most 100 characters')
+      .max(PLAN_NAME_MAX, atMost('name', PLAN_NAME_MAX, 'a plan name'))
       .refine((v) => v === '' || PLAN_NAME.test(v), 'name must be lower-case letters, digits, "-" and ".", starting and ending with a letter or digit'),
     source: z.object({ cluster: clusterName('source.cluster') }, { error: 'source is required: {cluster}' }).strict(),
     /** The default target namespace; each VM defaults to its own namespace otherwise. */
@@ -69,13 +70,15 @@ export const planInputSchema = z
     const seen = new Set<string>();
     p.vms.forEach((vm, i) => {
       const key = `${vm.namespace}/${vm.name}`;
+      // A name far over its limit is named by its start: the line that reports it gives its length.
+      const shown = key.length > 80 ? `${key.slice(0, 60)}…` : key;
       if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}]: ${key} is listed twice: remove the duplicate` });
       seen.add(key);
       // Each VM must also make a valid migration input: report its problems against the plan's field.
       const checked = migrationInputSchema.safeParse(vmMigrationInput(p as PlanInputShape, vm));
       // Fields the plan itself validates (clusters, namespaces, options) are reported once, there.
       const own = (line: string) => !/^(source\.cluster|destination\.cluster|destination\.namespace|options\.)/.test(line);
-      if (!checked.success) for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${key}): ${line}` });
+      if (!checked.success) for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${shown}): ${line}` });
     });
   });
 

@@ -1,7 +1,8 @@
 /**
  * Kubernetes API errors mapped once into the failures the workflow understands. Retryable: 5xx, 429
  * (honouring Retry-After), network errors. Not retryable: validation (400/422), auth (401/403), and
- * conflicts with objects ferry does not own. Failure messages carry the API's Status message but never
+ * conflicts with objects ferry does not own. 401 (authentication: the credentials) and 403 (RBAC: the
+ * permissions) are told apart, each with its fix. Failure messages carry the API's Status message but never
  * a request or response body, and nothing at all from a Secret.
  */
 import { ApplicationFailure } from '@temporalio/common';
@@ -59,10 +60,22 @@ export function apiFailure(e: unknown, what: string, cluster: string, sensitive 
     });
   }
   if (code >= 500) return ApplicationFailure.create({ type: FailureTypes.ApiError, message, nonRetryable: false });
-  if (code === 401 || code === 403) {
+  if (code === 401) {
+    // client-node drops a 401's body, so there is no Status to quote: say what a 401 means.
+    return ApplicationFailure.create({
+      type: FailureTypes.Unauthorized,
+      message:
+        `${what} on cluster ${cluster}: HTTP 401 Unauthorized: authentication failed (not an RBAC denial): cluster ${cluster} did not accept the credentials of kubeconfig context "${cluster}" ` +
+        '(the token is expired, revoked or for another cluster, or the context names the wrong user); renew them in the kubeconfig (the worker reads FERRY_KUBECONFIG when it starts: restart it after)',
+      nonRetryable: true,
+    });
+  }
+  if (code === 403) {
     return ApplicationFailure.create({
       type: FailureTypes.Forbidden,
-      message: `${message} (check the worker's RBAC for this cluster: see README "RBAC")`,
+      message:
+        `${what} on cluster ${cluster}: HTTP 403 Forbidden: ${detail === 'Forbidden' ? '' : `${detail}: `}an RBAC denial: the credentials of kubeconfig context "${cluster}" are valid but lack this permission; ` +
+        'grant it (README "RBAC the worker needs", deploy/rbac.yaml)',
       nonRetryable: true,
     });
   }

@@ -1,8 +1,9 @@
 /** `ferry retry|cancel|extend`: the workflow's updates; a refusal comes back with its reason (exit 4). */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { connect } from '../connection.js';
-import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, onePositional, parse, reasonOf, UsageError, type ExitCode } from '../cli.js';
+import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, onePositional, parse, UsageError, type ExitCode } from '../cli.js';
 import { cancelUpdate, extendUpdate, retryUpdate, type ControlAnswer } from '../../workflows/messages.js';
+import { errorMessage } from '../../workflows/errors.js';
 
 export type Control = 'retry' | 'cancel' | 'extend';
 
@@ -49,7 +50,7 @@ export async function control(c: Control, argv: string[]): Promise<ExitCode> {
           ? await handle.executeUpdate(extendUpdate, { args: [{ ...reason, by: /^\d+$/.test(v.by!) ? Number(v.by) : v.by! }] })
           : await handle.executeUpdate(c === 'retry' ? retryUpdate : cancelUpdate, { args: [reason] });
     } catch (e) {
-      if (e instanceof WorkflowUpdateFailedError) throw new ExitError(reasonOf(e), EXIT.refused);
+      if (e instanceof WorkflowUpdateFailedError) throw new ExitError(errorMessage(e), EXIT.refused);
       if (e instanceof WorkflowNotFoundError && /already completed/i.test(e.message)) throw new ExitError(`${c} refused: the migration has already ended`, EXIT.refused);
       throw e;
     }

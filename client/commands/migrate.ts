@@ -1,11 +1,12 @@
 /** `ferry migrate`: validate the input locally, start the migration, optionally follow it to the end. */
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { connect } from '../connection.js';
-import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, onePositional, parse, reasonOf, sleep, UsageError, type ExitCode } from '../cli.js';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { alreadyRunning, connect } from '../connection.js';
+import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, onePositional, parse, sleep, UsageError, type ExitCode } from '../cli.js';
 import { describeInputIssues, migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type MigrationInput, type MigrationResult, type MigrationStatus } from '../../workflows/contract.js';
 import { staticDetails, staticSummary } from '../../workflows/details.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { ending } from '../progress.js';
+import { errorMessage } from '../../workflows/errors.js';
 
 export const migrateHelp = `Usage: ferry migrate <namespace>/<vm> --from <cluster> --to <cluster> [options]
 
@@ -78,13 +79,27 @@ export async function migrate(argv: string[]): Promise<ExitCode> {
 
   const conn = await connect(v);
   try {
-    const handle = await conn.client.workflow.start('migrateVm', {
-      taskQueue: TASK_QUEUE,
-      workflowId,
-      args: [input],
-      staticSummary: staticSummary(migration),
-      staticDetails: staticDetails(migration),
-    });
+    let handle: WorkflowHandle;
+    try {
+      handle = await conn.client.workflow.start('migrateVm', {
+        taskQueue: TASK_QUEUE,
+        workflowId,
+        args: [input],
+        staticSummary: staticSummary(migration),
+        staticDetails: staticDetails(migration),
+      });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      throw await alreadyRunning(conn.client, workflowId, {
+        command: 'ferry migrate',
+        what: `a migration of ${migration.source.namespace}/${migration.source.name} from cluster ${migration.source.cluster}`,
+        follow: [
+          ['follow it', `ferry watch ${workflowId}`],
+          ['its status', `ferry status ${workflowId}`],
+        ],
+        flags: v,
+      });
+    }
     console.log(`Started ${staticSummary(migration)}`);
     console.log(`Workflow ID: ${workflowId}`);
     console.log(`Web UI:      ${uiLink(v['ui-url'] ?? 'http://127.0.0.1:8233', conn.namespace, workflowId)}`);
@@ -119,7 +134,7 @@ async function follow(handle: WorkflowHandle): Promise<ExitCode> {
   const outcome = await result;
   const end = outcome.ok
     ? ending({ ok: true, result: outcome.r })
-    : ending({ ok: false, message: reasonOf(outcome.e), ...(outcome.e instanceof WorkflowFailedError && final ? { finalPhase: final.phase } : {}) });
+    : ending({ ok: false, message: errorMessage(outcome.e), ...(outcome.e instanceof WorkflowFailedError && final ? { finalPhase: final.phase } : {}) });
   if (end.code === EXIT.failed) throw new ExitError(end.text, EXIT.failed);
   console.log(end.text);
   return end.code;

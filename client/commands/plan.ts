@@ -3,20 +3,21 @@
  * A plan is named by its file (`-f plan.yaml`, ferry's MigrationPlan or a Forklift Plan with its
  * Provider/StorageMap/NetworkMap documents) or by its name.
  */
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { preflightPlan } from '../../activities/plan.js';
 import { migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type PreflightReport } from '../../workflows/contract.js';
 import { parseDuration } from '../../workflows/duration.js';
 import { cancelPlanUpdate, planStatusQuery, retryStalledUpdate } from '../../workflows/messages.js';
 import { type Plan, planInputSchema, type PlanResult, type PlanStatus, planWorkflowId, vmMigrationInput } from '../../workflows/plan-contract.js';
 import { planSummary } from '../../workflows/plan-details.js';
-import { CONNECTION_HELP, connectionOptions, EXIT, ExitError, KUBECONFIG_HELP, outputFormat, parse, reasonOf, sleep, UsageError, type ExitCode } from '../cli.js';
-import { clusters, connect, expectWorkflow, requireClusters } from '../connection.js';
+import { CONNECTION_HELP, connectionOptions, EXIT, ExitError, KUBECONFIG_HELP, outputFormat, parse, sleep, UsageError, type ExitCode } from '../cli.js';
+import { alreadyRunning, clusters, connect, expectWorkflow, requireClusters } from '../connection.js';
 import { table } from '../format.js';
 import { loadPlanFile, PlanFileError } from '../plan/load.js';
 import { planChangeLines, planExitCode, planFrame, planTable } from '../plan-progress.js';
 import { rewind } from '../progress.js';
 import { uiLink } from './migrate.js';
+import { errorMessage } from '../../workflows/errors.js';
 
 export const planHelp = `Usage: ferry plan <validate|start|status|watch|retry|cancel> (-f plan.yaml | <plan-name>) [options]
 
@@ -187,8 +188,16 @@ async function startPlan(v: Values): Promise<ExitCode> {
     try {
       handle = await conn.client.workflow.start('migratePlan', { taskQueue: TASK_QUEUE, workflowId, args: [raw], staticSummary: planSummary(p) });
     } catch (e) {
-      if (e instanceof WorkflowExecutionAlreadyStartedError) throw new ExitError(`ferry plan start: plan ${p.name} is already running (${workflowId}); follow it with: ferry plan watch ${p.name}`, EXIT.failed);
-      throw e;
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      throw await alreadyRunning(conn.client, workflowId, {
+        command: 'ferry plan start',
+        what: `plan ${p.name}`,
+        follow: [
+          ['follow it', `ferry plan watch ${p.name}`],
+          ['its status', `ferry plan status ${p.name}`],
+        ],
+        flags: v,
+      });
     }
     console.log(`Started ${planSummary(p)}`);
     console.log(`Workflow ID: ${workflowId}`);
@@ -215,7 +224,7 @@ async function control(handle: WorkflowHandle, sub: 'retry' | 'cancel', reason: 
     return EXIT.ok;
   } catch (e) {
     // The plan's validator said no: its reason, exit 4.
-    if (e instanceof WorkflowUpdateFailedError) throw new ExitError(`ferry plan ${sub}: ${reasonOf(e)}`, EXIT.refused);
+    if (e instanceof WorkflowUpdateFailedError) throw new ExitError(`ferry plan ${sub}: ${errorMessage(e)}`, EXIT.refused);
     // An ended workflow takes no updates: say so in the plan's own words. Anything else (no worker,
     // the connection) is an error, exit 1.
     const d = await handle.describe().catch(() => undefined);
@@ -268,7 +277,7 @@ async function watchPlan(handle: WorkflowHandle, interval: string | undefined): 
       console.log(`Plan ${r.name} ${r.outcome} in ${(r.durationMs / 1000).toFixed(1)} s: ${r.succeeded} succeeded, ${r.failed} failed, ${r.rolledBack} rolled back, ${r.skipped} skipped of ${r.total}`);
       return planExitCode(r);
     }
-    const why = outcome.e instanceof WorkflowFailedError ? reasonOf(outcome.e) : String(outcome.e);
+    const why = errorMessage(outcome.e);
     throw new ExitError(`Plan failed: ${why}`, EXIT.failed);
   } finally {
     process.off('SIGINT', onSignal);

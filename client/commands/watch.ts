@@ -5,12 +5,13 @@
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { connect, expectWorkflow } from '../connection.js';
-import { CONNECTION_HELP, connectionOptions, EXIT, parse, reasonOf, sleep, UsageError, type ExitCode } from '../cli.js';
+import { CONNECTION_HELP, connectionOptions, EXIT, parse, sleep, UsageError, type ExitCode } from '../cli.js';
 import { changeKey, changeLine, ending, frame, overallCode, rewind, type Style, type Watched } from '../progress.js';
 import type { MigrationResult, MigrationStatus } from '../../workflows/contract.js';
 import { parseDuration } from '../../workflows/duration.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { listQuery } from './list.js';
+import { errorMessage } from '../../workflows/errors.js';
 
 export const watchHelp = `Usage: ferry watch [<workflow-id> ...] [--stalled] [--interval 1s]
 
@@ -114,7 +115,7 @@ export async function watch(argv: string[]): Promise<ExitCode> {
           else {
             // Only a workflow failure can be a rollback; anything else (the connection) is an error.
             const failed = outcome.e instanceof WorkflowFailedError;
-            w.end = ending({ ok: false, message: reasonOf(outcome.e), ...(failed && w.status ? { finalPhase: w.status.phase } : {}) });
+            w.end = ending({ ok: false, message: errorMessage(outcome.e), ...(failed && w.status ? { finalPhase: w.status.phase } : {}) });
           }
           wake();
         }),
@@ -150,7 +151,7 @@ export async function watch(argv: string[]): Promise<ExitCode> {
                 delete w.error;
               }
             } catch (e) {
-              if (!w.end) w.error = reasonOf(e);
+              if (!w.end) w.error = errorMessage(e);
             }
           }),
       );

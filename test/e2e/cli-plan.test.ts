@@ -118,6 +118,14 @@ spec:
     await stack.sim.partition(true);
     const started = await ferry('plan', 'start', '-f', file);
     assert.equal(started.code, 0, started.stderr);
+    // Starting it again names the running plan and how to follow it (exit 1).
+    const again = await ferry('plan', 'start', '-f', file);
+    assert.equal(again.code, 1, again.stderr);
+    const runId = (await stack.client.workflow.getHandle('plan/cli-fleet').describe()).runId;
+    assert.match(again.stderr, new RegExp(`^ferry plan start: plan cli-fleet is already running as workflow plan/cli-fleet \\(run ID ${runId}, started \\S+Z(, phase \\w+)?\\); nothing new was started\\.$`, 'm'));
+    assert.match(again.stderr, /^ {2}follow it: +ferry plan watch cli-fleet$/m);
+    assert.match(again.stderr, /^ {2}its status: +ferry plan status cli-fleet$/m);
+    assert.match(again.stderr, /^ {2}Temporal CLI: +temporal workflow describe -w plan\/cli-fleet$/m);
     const table = await eventually('the plan status table lists the stalled VM', async () => {
       const r = await ferry('plan', 'status', '-f', file);
       return /Stalled \(1\):/.test(r.stdout) ? r.stdout : undefined;

@@ -60,6 +60,13 @@ describe('ferry CLI', () => {
     const option = await ferry('migrate', 'demo/web-02', '--from', 'source', '--to', 'destination', '--option', 'handshakeTimout=3s');
     assert.equal(option.code, 2);
     assert.match(option.stderr, /options: unknown field "handshakeTimout"/);
+    // A limit is not "required": each says the field, the limit and what was given.
+    const long = await ferry('migrate', `demo/${'a'.repeat(254)}`, '--from', 'source', '--to', 'destination', '--option', 'handshakeTimeout=0', '--option', 'pollInterval=1000000000000');
+    assert.equal(long.code, 2, long.stderr);
+    assert.match(long.stderr, /^ {2}source\.name: must be at most 63 characters \(a KubeVirt VM name: it becomes a label value; got 254\)$/m);
+    assert.match(long.stderr, /^ {2}options\.handshakeTimeout: must be between 1s and 24h \(got 0ms\)$/m);
+    assert.match(long.stderr, /^ {2}options\.pollInterval: must be between 100ms and 1m \(got 1000000000000ms\)$/m);
+    assert.doesNotMatch(long.stderr, /is required/);
     const flag = await ferry('list', '--bogus');
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /--bogus/);
@@ -93,6 +100,15 @@ describe('ferry CLI', () => {
     await stack.sim.partition(true);
     const start = await migrate('cache-01', '--option', 'handshakeTimeout=3s');
     assert.equal(start.code, 0, start.stderr);
+    // A second migrate of the same VM names the running workflow and how to follow it (exit 1).
+    const again = await migrate('cache-01');
+    assert.equal(again.code, 1, again.stderr);
+    const runId = (await stack.client.workflow.getHandle(id('cache-01')).describe()).runId;
+    assert.match(again.stderr, new RegExp(`^ferry migrate: a migration of demo/cache-01 from cluster source is already running as workflow migration/source/demo/cache-01 \\(run ID ${runId}, started \\S+Z(, phase \\w+)?\\); nothing new was started\\.$`, 'm'));
+    assert.match(again.stderr, /^ {2}follow it: +ferry watch migration\/source\/demo\/cache-01$/m);
+    assert.match(again.stderr, /^ {2}its status: +ferry status migration\/source\/demo\/cache-01$/m);
+    assert.match(again.stderr, /^ {2}Temporal CLI: +temporal workflow describe -w migration\/source\/demo\/cache-01$/m);
+    assert.doesNotMatch(again.stderr, /Workflow execution already started$/m);
     const early = await ferry('retry', id('cache-01'), '--reason', 'too early');
     assert.equal(early.code, 4, early.stderr);
     assert.match(early.stderr, /only a Stalled migration can be retried/);

@@ -8,6 +8,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { fleetVmName } from '../../simulator/fleet.js';
 import { TASK_QUEUE } from '../../workflows/contract.js';
+import { errorMessage } from '../../workflows/errors.js';
 import { cancelPlanUpdate, planStatusQuery, retryStalledUpdate } from '../../workflows/messages.js';
 import { planWorkflowId, type PlanInput, type PlanResult, type PlanStatus } from '../../workflows/plan-contract.js';
 import { FAST, startStack, type Stack } from '../support/e2e.js';
@@ -106,9 +107,9 @@ describe('migration plans', () => {
     const h = await startPlan(planOf('abort-all', ns, 3, { onBlocked: 'abort' }));
     await assert.rejects(h.result(), (e: unknown) => {
       assert.ok(e instanceof WorkflowFailedError);
-      assert.match(String(e.cause?.message), /plan aborted: preflight found blockers on 2 of 3 VM/);
-      assert.match(String(e.cause?.message), new RegExp(`${ns}/vm-0001: \\[`));
-      assert.match(String(e.cause?.message), new RegExp(`${ns}/vm-0002: \\[`));
+      assert.match(errorMessage(e), /plan aborted: preflight found blockers on 2 of 3 VM/);
+      assert.match(errorMessage(e), new RegExp(`${ns}/vm-0001: \\[`));
+      assert.match(errorMessage(e), new RegExp(`${ns}/vm-0002: \\[`));
       return true;
     });
     assert.deepEqual(diff(before, snapshot(stack.sim.destination, ns)), []);
@@ -150,7 +151,7 @@ describe('migration plans', () => {
     const aborted = await startPlan(plan('clash-abort', 'abort'));
     await assert.rejects(aborted.result(), (e: unknown) => {
       assert.ok(e instanceof WorkflowFailedError);
-      const message = String(e.cause?.message);
+      const message = errorMessage(e);
       assert.match(message, /plan aborted: preflight found blockers on 2 of 3 VM/);
       assert.match(message, /clash-b\/app: \[VMNameCollision\] VM clash-b\/app and VM clash-a\/app of this plan would both become VirtualMachine clash\/app/);
       assert.match(message, /clash-b\/app: \[DiskNameCollision\] DataVolume clash\/app-root of VM clash-b\/app and DataVolume clash\/app-root of VM clash-a\/app/);
@@ -196,7 +197,7 @@ describe('migration plans', () => {
   it('retryStalled with nothing stalled is refused with the reason', async () => {
     const ns = await fleet(1);
     const h = await startPlan(planOf('nothing-stalled', ns, 1));
-    await assert.rejects(h.executeUpdate(retryStalledUpdate, { args: [{}] }), (e: unknown) => /no VM of this plan is Stalled/.test(`${(e as Error).message} ${(e as { cause?: Error }).cause?.message}`));
+    await assert.rejects(h.executeUpdate(retryStalledUpdate, { args: [{}] }), (e: unknown) => /no VM of this plan is Stalled/.test(errorMessage(e)));
     assert.equal(((await h.result()) as PlanResult).outcome, 'Succeeded');
   });
 

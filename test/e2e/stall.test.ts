@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { type MigrationResult } from '../../workflows/contract.js';
+import { errorMessage } from '../../workflows/errors.js';
 import { cancelUpdate, extendUpdate, retryUpdate, statusQuery } from '../../workflows/messages.js';
 import { input, startMigration, startStack, waitForPhase, type Stack } from '../support/e2e.js';
 import { clients, eventually, kubevirt, path, simControl } from '../support/sim.js';
@@ -30,8 +31,7 @@ afterEach(async () => {
 /** Expects a rejected update (or call) whose message or cause matches. */
 async function refused(p: Promise<unknown>, why: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
-    const err = e as { message?: string; cause?: { message?: string } };
-    assert.match(`${err.message} ${err.cause?.message ?? ''}`, why);
+    assert.match(errorMessage(e), why);
     return true;
   });
 }

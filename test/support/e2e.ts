@@ -12,6 +12,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Work
 import type { Simulator, SimulatorOptions } from '../../simulator/sim.js';
 import { REPO_ROOT, startDevServer, type DevServer } from '../../tools/temporal-cli.js';
 import { type MigrationInput, migrationWorkflowId, TASK_QUEUE } from '../../workflows/contract.js';
+import { errorMessage } from '../../workflows/errors.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { KubeconfigRegistry } from '../../workers/clusters.js';
 import { createFerryWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
@@ -154,5 +155,5 @@ export async function waitForPhase(handle: WorkflowHandle, phase: string, timeou
 /** The message of a workflow's failure (its cause: what the workflow said). */
 export function failureMessage(e: unknown): string {
   if (!(e instanceof WorkflowFailedError)) throw new Error(`expected a failed workflow, got ${String(e)}`);
-  return String((e.cause as Error | undefined)?.message ?? e.message);
+  return errorMessage(e);
 }
