@@ -6,7 +6,7 @@
 import type { MigrationResult, MigrationStatus } from '../workflows/contract.js';
 import { percentCopied } from '../workflows/details.js';
 import { formatDuration } from '../workflows/duration.js';
-import { isTerminal } from '../workflows/phases.js';
+import { isTerminal, PHASE, type Phase } from '../workflows/phases.js';
 import { EXIT, type ExitCode } from './cli.js';
 import { bytes } from './format.js';
 
@@ -146,10 +146,7 @@ export function wrap(text: string, width: number, indent: string): string[] {
 
 function phaseColor(phase: string, stalled: boolean): Color {
   if (stalled) return 'boldRed';
-  if (phase === 'Succeeded') return 'green';
-  if (phase === 'Failed') return 'red';
-  if (phase === 'RolledBack' || phase === 'RollingBack') return 'yellow';
-  return 'cyan';
+  return phase in PHASE ? PHASE[phase as Phase].color : 'cyan';
 }
 
 const BAR_WIDTH = 24;

@@ -5,7 +5,8 @@
  */
 import type { Migration, MigrationStatus, Observation } from './contract.js';
 import { formatDuration } from './duration.js';
-import { isTerminal, STEPS, stepIndex } from './phases.js';
+import { cancelUpdate, extendUpdate, retryUpdate } from './messages.js';
+import { DEADLINES, isTerminal, PHASE, STEPS, stepIndex } from './phases.js';
 
 export function staticSummary(m: Migration): string {
   return `Live-migrate VM ${m.source.namespace}/${m.source.name}: ${m.source.cluster} → ${m.destination.cluster}/${m.destination.namespace}`;
@@ -32,19 +33,12 @@ const pct = (s: MigrationStatus) => percentCopied(s.observed?.progress);
 export function commands(workflowId: string, namespace = 'default'): string[] {
   const ns = namespace === 'default' ? '' : ` --namespace ${namespace}`;
   return [
-    `temporal workflow update execute -w '${workflowId}' --name retry${ns}`,
-    `temporal workflow update execute -w '${workflowId}' --name extend --input '{"by":"10m"}'${ns}`,
-    `temporal workflow update execute -w '${workflowId}' --name cancel --input '{"reason":"..."}'${ns}`,
+    `temporal workflow update execute -w '${workflowId}' --name ${retryUpdate.name}${ns}`,
+    `temporal workflow update execute -w '${workflowId}' --name ${extendUpdate.name} --input '{"by":"10m"}'${ns}`,
+    `temporal workflow update execute -w '${workflowId}' --name ${cancelUpdate.name} --input '{"reason":"..."}'${ns}`,
   ];
 }
 
-const HEADLINE_MARK: Record<string, string> = { Succeeded: '✅', RolledBack: '↩️', Failed: '❌', Stalled: '⛔', RollingBack: '↩️' };
-const DEADLINE_TEXT: Record<string, string> = {
-  receiverReady: 'the receiver VM did not become ready in time',
-  syncAddress: 'no synchronization address was published in time',
-  handshake: 'the handshake deadline passed',
-  completion: 'the transfer did not complete in time',
-};
 const clock = (iso: string) => `${iso.slice(11, 19)} UTC`;
 const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
 
@@ -58,8 +52,8 @@ export function currentDetails(s: MigrationStatus, namespace = 'default'): strin
   const ended = isTerminal(s.phase);
   const attempt = s.attempt > 1 ? ` (attempt ${s.attempt})` : '';
   const lines: string[] = [];
-  const mark = HEADLINE_MARK[s.phase] ?? '▶️';
-  lines.push(s.stall ? `### ${mark} Stalled in ${s.stall.phase}${attempt}: ${DEADLINE_TEXT[s.stall.deadline] ?? s.stall.deadline}` : `### ${mark} ${s.phase}${attempt}`);
+  const mark = PHASE[s.phase].mark;
+  lines.push(s.stall ? `### ${mark} Stalled in ${s.stall.phase}${attempt}: ${DEADLINES[s.stall.deadline].headline}` : `### ${mark} ${s.phase}${attempt}`);
   if (s.phase === 'Succeeded') {
     const took = Date.parse(s.phaseSince) - Date.parse(s.history[0]?.at ?? s.phaseSince);
     lines.push(`Succeeded in ${formatDuration(took)} after ${s.attempt} attempt(s); the VM now runs on ${code(`${s.destination.cluster}/${s.destination.namespace}`)}.`);

@@ -1,437 +1,214 @@
 /**
- * One live migration of one VM, as a durable workflow. It reads like the seed's steps:
+ * One live migration of one VM, as a durable workflow. It reads like the seed's steps, with
+ * validation before them and finalization after:
  *
- *   validate → synchronize certificates → create prerequisites → create target VM → create the VMIM
- *   pair → synchronize VM state → finalize
+ *   validate → 1. synchronize certificates → 2. create prerequisites → 3. create the destination VM →
+ *   4. create the VMIM pair → 5. synchronize VM state → finalize
  *
- * Every wait has a deadline. When one passes, the migration is Stalled: the diagnosis is recorded and
- * shown, and an operator may retry, extend or cancel; after the decision window the configured
- * fallback applies. Cancel (an update, a signal or a Temporal cancellation) rolls back: the source VM
- * keeps running and everything this migration created is removed. All Kubernetes I/O is in activities.
+ * Every wait has a deadline (wait.ts). When one passes, the migration is Stalled: the diagnosis is
+ * recorded and shown, and an operator may retry, extend or cancel (controls.ts); after the decision
+ * window the configured fallback applies. Steps 2–5 run as one attempt in its own cancellation scope,
+ * which a retry cancels and starts again from a clean destination. Cancel (an update, a signal or a
+ * Temporal cancellation) rolls back: the source VM keeps running and everything this migration
+ * created is removed. All Kubernetes I/O is in activities.
  */
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  isCancellation,
-  log,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  upsertSearchAttributes,
-  uuid4,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-import type { WaitGoal, WaitResult } from '../activities/waits.js';
-import {
-  type CreatedObject,
-  describeInputIssues,
-  FailureTypes,
-  type Migration,
-  migrationInputSchema,
-  type MigrationResult,
-  type MigrationStatus,
-  type Observation,
-  type StallInfo,
-} from './contract.js';
-import { currentDetails } from './details.js';
-import { diagnose } from './diagnosis.js';
-import { formatDuration, parseDuration } from './duration.js';
-import {
-  cancelSignal,
-  cancelUpdate,
-  type ControlAnswer,
-  type ControlRequest,
-  extendSignal,
-  extendUpdate,
-  type ExtendRequest,
-  observeSignal,
-  retrySignal,
-  retryUpdate,
-  statusQuery,
-} from './messages.js';
-import { isAfterCutover, isTerminal, type Phase, type StepPhase } from './phases.js';
-import { planLink } from './plan-link.js';
-import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster, FerryStalled, FerryVm } from './search-attributes.js';
-
-type Activities = ReturnType<typeof createActivities>;
+import { allHandlersFinished, ApplicationFailure, CancellationScope, CancelledFailure, condition, uuid4 } from '@temporalio/workflow';
+import { api, certificates, waiting } from './activity-options.js';
+import { type CreatedObject, FailureTypes, type Migration, type MigrationResult, type PreflightReport } from './contract.js';
+import { Controls } from './controls.js';
+import { errorMessage } from './errors.js';
+import { validInput } from './input.js';
+import { MigrationRun } from './migration-run.js';
+import { isAfterCutover } from './phases.js';
+import { waitFor } from './wait.js';
 
 const GiB = 1024 ** 3;
 
-/**
- * Quick API calls: retried on transient errors, not forever. Whether a failure is retried is decided
- * where it is mapped (activities/kube/errors.ts sets `nonRetryable`), not by failure type here. Each
- * call carries a one-line summary, which the Web UI shows next to the activity.
- */
-const api = (summary: string) =>
-  proxyActivities<Activities>({
-    startToCloseTimeout: '2m',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
-    summary,
-  });
-
-/** Waiting activities: long, heartbeating, cancelled through heartbeats. */
-function waiting(pollIntervalMs: number, summary: string) {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: '30 days',
-    heartbeatTimeout: Math.max(10_000, pollIntervalMs * 5),
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-    summary,
-  });
-}
-
-/**
- * CA sync waits for virt-operator to merge the peer CA. That can hang (operator down), so it gets a
- * deadline like every other wait: the handshake budget, plus a minute for the writes.
- */
-function certificates(o: Migration['options'], summary: string) {
-  return proxyActivities<Activities>({
-    scheduleToCloseTimeout: o.handshakeTimeout + 60_000,
-    heartbeatTimeout: Math.max(10_000, o.pollInterval * 5),
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
-    summary,
-  });
-}
-
-/** Thrown inside an attempt when an operator (or the fallback) asks to start over or to stop. */
-class Decision extends Error {
-  constructor(
-    readonly action: 'retry' | 'cancel',
-    readonly reason: string,
-    readonly automatic: boolean,
-  ) {
-    super(`${action}: ${reason}`);
-  }
-}
-
 export async function migrateVm(input: unknown): Promise<MigrationResult> {
-  const parsed = migrationInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = describeInputIssues(parsed.error);
-    const plan = (input as { plan?: unknown } | null)?.plan;
-    const toPlan = planLink(plan === undefined ? undefined : String(plan));
-    toPlan?.report({ phase: 'Failed', attempt: 1, error: `invalid migration input: ${issues.join('; ')}` });
-    await toPlan?.flush();
-    throw ApplicationFailure.create({
-      type: FailureTypes.InvalidInput,
-      message: `invalid migration input:\n- ${issues.join('\n- ')}`,
-      nonRetryable: true,
-      details: [issues],
-    });
-  }
-  const m: Migration = parsed.data;
-  const info = workflowInfo();
-  const toPlan = planLink(m.plan);
-  const startedAt = Date.now();
-  const nowIso = () => new Date().toISOString();
-
-  const status: MigrationStatus = {
-    workflowId: info.workflowId,
-    vm: `${m.source.namespace}/${m.source.name}`,
-    source: m.source,
-    destination: m.destination,
-    phase: 'Validating',
-    attempt: 1,
-    phaseSince: nowIso(),
-    created: [],
-    history: [{ phase: 'Validating', at: nowIso() }],
-    warnings: [],
-  };
-  let decision: Decision | undefined;
-  let deadlineAt: number | undefined;
-  let deadlineMoved = false;
-  let autoRetries = 0;
-  let waitingNow = false;
-
-  const publish = () => setCurrentDetails(currentDetails(status, info.namespace));
-  const setPhase = (phase: Phase, note?: string) => {
-    status.phase = phase;
-    status.phaseSince = nowIso();
-    status.history.push({ phase, at: status.phaseSince, ...(note ? { note } : {}) });
-    upsertSearchAttributes([
-      { key: FerryPhase, value: phase },
-      { key: FerryStalled, value: phase === 'Stalled' },
-    ]);
-    publish();
-    toPlan?.report({
-      phase,
-      attempt: status.attempt,
-      ...(phase === 'Stalled' && status.stall ? { diagnosis: status.stall.diagnosis } : {}),
-      ...(isTerminal(phase) && status.error ? { error: status.error } : {}),
-    });
-  };
-  const setDeadline = (at: number | undefined) => {
-    deadlineAt = at;
-    if (at === undefined) delete status.deadline;
-    else status.deadline = new Date(at).toISOString();
-  };
-
-  upsertSearchAttributes([
-    { key: FerryVm, value: status.vm },
-    { key: FerrySourceCluster, value: m.source.cluster },
-    { key: FerryDestinationCluster, value: m.destination.cluster },
-    { key: FerryPhase, value: 'Validating' },
-    { key: FerryStalled, value: false },
-    ...(m.plan ? [{ key: FerryPlan, value: m.plan }] : []),
-  ]);
-  publish();
-
-  // ---- operator controls ----------------------------------------------------------------------
-  const answer = (message: string, extra: Partial<ControlAnswer> = {}): ControlAnswer => ({ accepted: true, phase: status.phase, attempt: status.attempt, message, ...extra });
-  const refuseRetry = (): string | undefined =>
-    status.phase === 'Stalled' ? undefined : `retry refused: only a Stalled migration can be retried (phase is ${status.phase})`;
-  const refuseCancel = (): string | undefined => {
-    if (isTerminal(status.phase)) return `cancel refused: the migration already ended (${status.phase})`;
-    if (isAfterCutover(status.phase)) return `cancel refused: the migration is past cutover (${status.phase}); the VM now runs on ${m.destination.cluster}`;
-    if (status.phase === 'RollingBack' || decision?.action === 'cancel') return 'cancel refused: already rolling back';
-    return undefined;
-  };
-  const refuseExtend = (req: ExtendRequest | undefined): string | undefined => {
-    if (!req || parseDuration(req.by) === undefined || parseDuration(req.by)! <= 0) return 'extend refused: "by" must be a positive duration, e.g. {"by":"10m"}';
-    if (!waitingNow) return `extend refused: no deadline is running (phase is ${status.phase})`;
-    return undefined;
-  };
-  const doRetry = (req?: ControlRequest) => {
-    decision = new Decision('retry', req?.reason ?? 'operator asked to retry', false);
-    return answer(`retrying: attempt ${status.attempt + 1} starts after the current one is cleaned up`);
-  };
-  const doCancel = (req?: ControlRequest) => {
-    decision = new Decision('cancel', req?.reason ?? 'operator cancelled', false);
-    return answer('cancelling: rolling back; the source VM keeps running');
-  };
-  const doExtend = (req: ExtendRequest) => {
-    const by = parseDuration(req.by)!;
-    if (status.phase === 'Stalled' && status.stall) {
-      // A stalled wait resumes: the step gets `by` from now, not from the end of the decision window.
-      const phase = status.stall.phase;
-      delete status.stall;
-      setPhase(phase, 'deadline extended by an operator');
-      setDeadline(Date.now() + by);
-    } else {
-      setDeadline(Math.max(Date.now(), deadlineAt ?? Date.now()) + by);
-    }
-    deadlineMoved = true;
-    return answer(`deadline extended by ${formatDuration(by)}`, { deadline: status.deadline! });
-  };
-  // A validator that throws rejects the update: the caller gets the reason, history gets nothing.
-  const refuse = (why: string | undefined) => {
-    if (why) throw new Error(why);
-  };
-  setHandler(statusQuery, () => status);
-  setHandler(retryUpdate, doRetry, { validator: (_req?: ControlRequest) => refuse(refuseRetry()) });
-  setHandler(cancelUpdate, doCancel, { validator: (_req?: ControlRequest) => refuse(refuseCancel()) });
-  setHandler(extendUpdate, doExtend, { validator: (req: ExtendRequest) => refuse(refuseExtend(req)) });
-  setHandler(retrySignal, (req) => void (refuseRetry() ? log.warn(refuseRetry()!) : doRetry(req)));
-  setHandler(cancelSignal, (req) => void (refuseCancel() ? log.warn(refuseCancel()!) : doCancel(req)));
-  setHandler(extendSignal, (req) => void (refuseExtend(req) ? log.warn(refuseExtend(req)!) : doExtend(req)));
-  setHandler(observeSignal, (o: Observation) => {
-    status.observed = o;
-    publish();
-  });
-
-  // ---- the steps ------------------------------------------------------------------------------
-  const ids = { workflowId: info.workflowId, migration: m };
-  const w = (summary: string) => waiting(m.options.pollInterval, summary);
-  const where = `${status.vm} ${m.source.cluster} → ${m.destination.cluster}/${m.destination.namespace}`;
-  let migrationId = '';
-  let runStrategy = 'Always';
-  const attemptRef = () => ({ ...ids, attempt: status.attempt, migrationId, runStrategy });
-  const record = (objs: CreatedObject[]) => {
-    for (const o of objs) if (!status.created.some((c) => c.cluster === o.cluster && c.kind === o.kind && c.namespace === o.namespace && c.name === o.name)) status.created.push(o);
-  };
-
-  /**
-   * Race a waiting activity against its deadline and against operator decisions. A passed deadline
-   * stalls the migration; the activity keeps watching, so a stall that resolves itself resumes.
-   */
-  async function waitFor(goal: WaitGoal, phase: StepPhase, deadline: StallInfo['deadline'], timeoutMs: number): Promise<WaitResult> {
-    let result: WaitResult | undefined;
-    let failure: unknown;
-    const scope = new CancellationScope();
-    const started = Date.now();
-    void scope
-      .run(() => w(`wait for ${goal}: ${status.vm}`).waitFor(attemptRef(), goal))
-      .then(
-        (r) => (result = r),
-        (e) => (failure = e),
-      );
-    setDeadline(started + timeoutMs);
-    waitingNow = true;
-    publish();
-    try {
-      for (;;) {
-        if (decision) throw decision;
-        deadlineMoved = false;
-        const inWindow = status.phase !== 'Stalled' || m.options.stallFallback !== 'wait';
-        // condition(fn, 0) would mean "no timeout": a deadline already due gets the shortest timer.
-        const until = deadlineAt !== undefined && inWindow ? Math.max(1, deadlineAt - Date.now()) : undefined;
-        const woke = until === undefined
-          ? await condition(() => result !== undefined || failure !== undefined || !!decision || deadlineMoved)
-          : await condition(() => result !== undefined || failure !== undefined || !!decision || deadlineMoved, until);
-        if (result) {
-          if (status.phase === 'Stalled') {
-            delete status.stall;
-            setPhase(phase, 'recovered without intervention');
-          }
-          status.observed = result.observed;
-          return result;
-        }
-        if (failure !== undefined) throw failure;
-        if (decision) throw decision;
-        if (deadlineMoved) continue;
-        if (woke) continue;
-        if (status.phase !== 'Stalled') {
-          // The deadline passed: stall, explain, and open the decision window.
-          status.stall = { phase, since: nowIso(), deadline, diagnosis: diagnose(deadline, Date.now() - started, status.observed, m), observed: status.observed ?? { at: nowIso() } };
-          log.warn(`migration stalled in ${phase}: ${status.stall.diagnosis}`);
-          setPhase('Stalled', status.stall.diagnosis);
-          setDeadline(Date.now() + m.options.decisionWindow);
-          publish();
-          continue;
-        }
-        // Nobody decided within the window: apply the fallback.
-        if (m.options.stallFallback === 'retry' && autoRetries < m.options.maxAutoRetries) {
-          decision = new Decision('retry', `no decision within ${formatDuration(m.options.decisionWindow)}: automatic retry ${autoRetries + 1} of ${m.options.maxAutoRetries}`, true);
-        } else {
-          const why = m.options.stallFallback === 'retry' ? `automatic retries exhausted (${m.options.maxAutoRetries})` : `no decision within ${formatDuration(m.options.decisionWindow)}`;
-          decision = new Decision('cancel', `${why}: stall fallback cancels`, true);
-        }
-      }
-    } finally {
-      waitingNow = false;
-      setDeadline(undefined);
-      if (result === undefined && failure === undefined) scope.cancel();
-    }
-  }
-
-  /** Between steps, act on a decision taken while an activity ran. */
-  const decided = () => {
-    if (decision) throw decision;
-  };
-
-  async function attempt(): Promise<void> {
-    migrationId = uuid4();
-    status.migrationId = migrationId;
-
-    setPhase('CreatingPrerequisites');
-    record(await api(`create prerequisites in ${m.destination.cluster}/${m.destination.namespace}`).createPrerequisites(attemptRef()));
-    decided();
-
-    setPhase('CreatingTarget');
-    record([await api(`create receiver VM ${m.destination.namespace}/${m.source.name}`).createTargetVM(attemptRef())]);
-    decided();
-    await waitFor('receiverReady', 'CreatingTarget', 'receiverReady', m.options.receiverReadyTimeout);
-
-    setPhase('CreatingMigrations');
-    record([await api(`create target VMIM on ${m.destination.cluster}`).createTargetMigration(attemptRef())]);
-    decided();
-    const { syncAddress } = await waitFor('syncAddress', 'CreatingMigrations', 'syncAddress', m.options.syncAddressTimeout);
-    record([await api(`create source VMIM on ${m.source.cluster} → ${syncAddress}`).createSourceMigration(attemptRef(), syncAddress!)]);
-    decided();
-
-    setPhase('Synchronizing');
-    await waitFor('handshake', 'Synchronizing', 'handshake', m.options.handshakeTimeout);
-    await waitFor('completion', 'Synchronizing', 'completion', completionBudget);
-  }
-
-  let completionBudget = m.options.minCompletionTimeout;
+  const run = new MigrationRun(await validInput(input));
+  const controls = new Controls(run);
+  controls.install();
   try {
-    // 1. Validate: every blocker reported at once, nothing written.
-    const report = await api(`preflight ${where}`).preflight(ids);
-    status.warnings = report.warnings;
-    runStrategy = report.runStrategy;
-    if (report.blockers.length) {
-      throw ApplicationFailure.create({
-        type: FailureTypes.PreflightBlocked,
-        message: `preflight found ${report.blockers.length} blocker(s); nothing was changed:\n- ${report.blockers.map((b) => `[${b.code}] ${b.message}`).join('\n- ')}`,
-        nonRetryable: true,
-        details: [report.blockers],
-      });
-    }
-    const dataGiB = Math.max(1, Math.ceil((report.memoryBytes + report.diskBytes) / GiB));
-    completionBudget = Math.max(m.options.minCompletionTimeout, m.options.completionTimeoutPerGiB * dataGiB);
-
-    // 2. Certificates: each side's KubeVirt trusts the other's CA. A plan does this once for all its VMs.
-    setPhase('SyncingCertificates', toPlan ? `certificates synchronized by plan ${m.plan}` : undefined);
-    if (!toPlan) await certificates(m.options, `sync KubeVirt CAs ${m.source.cluster} ⇄ ${m.destination.cluster}`).syncCertificates({ source: m.source.cluster, destination: m.destination.cluster, pollIntervalMs: m.options.pollInterval });
-    decided();
-
-    // 3–6. Prerequisites, target VM, VMIM pair, state transfer; retried from scratch on request.
-    for (;;) {
-      try {
-        await attempt();
-        break;
-      } catch (e) {
-        if (!(e instanceof Decision) || e.action !== 'retry') throw e;
-        decision = undefined;
-        if (e.automatic) autoRetries++;
-        delete status.stall;
-        setPhase('RollingBack', `retry: ${e.reason}`);
-        await CancellationScope.nonCancellable(() => w(`remove attempt ${status.attempt} of ${status.vm}`).removeAttempt(ids));
-        status.created = status.created.filter((c) => !['VirtualMachineInstanceMigration', 'VirtualMachine', 'DataVolume', 'PersistentVolumeClaim'].includes(c.kind));
-        status.attempt++;
+    await controls.forwardPath(async () => {
+      const report = await validate(run);
+      await synchronizeCertificates(run);
+      const completionBudget = completionBudgetOf(run.migration, report);
+      for (;;) {
+        const retry = await controls.attempt(async () => {
+          await createPrerequisites(run);
+          await createDestinationVm(run, controls);
+          await createMigrationPair(run, controls);
+          await synchronizeVmState(run, controls, completionBudget);
+        });
+        if (!retry) break;
+        await removeAttempt(run, `retry: ${retry.reason}`);
       }
-    }
-
-    // 7. Finalize. Past cutover nothing may interrupt it.
-    setPhase('Finalizing');
-    await CancellationScope.nonCancellable(() => api(`finalize ${where}`).finalize(attemptRef()));
-    setPhase('Succeeded');
-    return { outcome: 'Succeeded', attempts: status.attempt, migrationId, created: status.created, durationMs: Date.now() - startedAt };
+    });
+    return await finalize(run);
   } catch (e) {
-    if (isAfterCutover(status.phase)) {
-      // Past cutover the guest lives on the destination (or is being handed over): removing anything
-      // there could lose the VM. Stop, say so, and leave both sides as they are for an operator.
-      const reason = errorMessage(e);
-      status.error = reason;
-      setPhase('Failed', `finalize failed past cutover: ${reason}`);
-      throw ApplicationFailure.create({
-        type: FailureTypes.MigrationFailed,
-        message: `finalize failed past cutover (${reason}); nothing was removed: the VM's state is on ${m.destination.cluster}/${m.destination.namespace}. Check the target VMI there and the source VM on ${m.source.cluster} before acting.`,
-        nonRetryable: true,
-      });
-    }
-    const cancelled = isCancellation(e);
-    const wanted = e instanceof Decision && e.action === 'cancel';
-    const blocked = e instanceof ActivityFailure && e.cause instanceof ApplicationFailure && e.cause.type === FailureTypes.PreflightBlocked;
-    const preflightFailed = status.phase === 'Validating';
-    const reason = wanted ? e.reason : cancelled ? 'the workflow was cancelled' : errorMessage(e);
-    status.error = reason;
-    if (preflightFailed || blocked) {
-      // Nothing was written: nothing to roll back.
-      if (cancelled) {
-        setPhase('RolledBack', 'cancelled before anything was written');
-        throw e;
-      }
-      setPhase('Failed', reason);
-      throw e instanceof ApplicationFailure ? e : ApplicationFailure.create({ type: FailureTypes.PreflightBlocked, message: reason, nonRetryable: true });
-    }
-    delete status.stall;
-    setPhase('RollingBack', reason);
-    const rb = await CancellationScope.nonCancellable(() => w(`roll back ${status.vm} on ${m.destination.cluster}`).rollback(ids));
-    if (rb.sourceVMIPhase !== 'Running') {
-      setPhase('Failed', `rolled back, but the source VMI is ${rb.sourceVMIPhase ?? 'missing'}`);
-      throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message: `${reason}; rolled back, but the source VMI is ${rb.sourceVMIPhase ?? 'missing'}: check the source VM`, nonRetryable: true });
-    }
-    status.created = [];
-    if (wanted || cancelled) {
-      setPhase('RolledBack', reason);
-      await condition(() => true); // let handlers finish before returning
-      if (cancelled) throw e;
-      return { outcome: 'RolledBack', attempts: status.attempt, migrationId, reason, created: [], durationMs: Date.now() - startedAt };
-    }
-    setPhase('Failed', reason);
-    throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message: `${reason}; rolled back: the source VM keeps running`, nonRetryable: true });
+    return await unwind(run, controls, e);
   } finally {
-    // Whatever ended this run (even a failure no branch above expected), the plan must hear an end.
-    if (!isTerminal(status.phase)) toPlan?.report({ phase: 'Failed', attempt: status.attempt, error: status.error ?? 'the migration ended unexpectedly' });
-    await toPlan?.flush();
+    await run.end();
   }
 }
 
-function errorMessage(e: unknown): string {
-  if (e instanceof ActivityFailure && e.cause) return e.cause.message;
-  return e instanceof Error ? e.message : String(e);
+/** Validate: every blocker reported at once, nothing written. */
+async function validate(run: MigrationRun): Promise<PreflightReport> {
+  // Not cancelled halfway either: a cancel meanwhile applies once the report is in (nothing written).
+  const report = await uninterrupted(() => api(`preflight ${run.where}`).preflight(run.ids()));
+  run.status.warnings = report.warnings;
+  run.runStrategy = report.runStrategy;
+  if (report.blockers.length) {
+    throw ApplicationFailure.create({
+      type: FailureTypes.PreflightBlocked,
+      message: `preflight found ${report.blockers.length} blocker(s); nothing was changed:\n- ${report.blockers.map((b) => `[${b.code}] ${b.message}`).join('\n- ')}`,
+      nonRetryable: true,
+      details: [report.blockers],
+    });
+  }
+  return report;
+}
+
+/** 1. Each side's KubeVirt trusts the other's CA. A plan does this once for all its VMs. */
+async function synchronizeCertificates(run: MigrationRun): Promise<void> {
+  const m = run.migration;
+  run.enter('SyncingCertificates', run.inPlan() ? `certificates synchronized by plan ${m.plan}` : undefined);
+  if (run.inPlan()) return;
+  await certificates(m.options, `sync KubeVirt CAs ${m.source.cluster} ⇄ ${m.destination.cluster}`).syncCertificates({
+    source: m.source.cluster,
+    destination: m.destination.cluster,
+    pollIntervalMs: m.options.pollInterval,
+  });
+}
+
+/** 2. Instancetypes, preferences, ConfigMaps, Secrets and blank disks in the destination namespace. */
+async function createPrerequisites(run: MigrationRun): Promise<void> {
+  run.status.migrationId = uuid4();
+  const m = run.migration;
+  run.enter('CreatingPrerequisites');
+  await create(run, () => api(`create prerequisites in ${m.destination.cluster}/${m.destination.namespace}`).createPrerequisites(run.attemptRef()));
+}
+
+/** 3. The receiver VM (runStrategy WaitAsReceiver), ready once its VMI waits for the state. */
+async function createDestinationVm(run: MigrationRun, controls: Controls): Promise<void> {
+  const m = run.migration;
+  run.enter('CreatingTarget');
+  await create(run, () => api(`create receiver VM ${m.destination.namespace}/${m.source.name}`).createTargetVM(run.attemptRef()));
+  await waitFor(run, controls, 'receiverReady', m.options.receiverReadyTimeout);
+}
+
+/** 4. The target VMIM first; once it publishes its sync address, the source VMIM pointing at it. */
+async function createMigrationPair(run: MigrationRun, controls: Controls): Promise<void> {
+  const m = run.migration;
+  run.enter('CreatingMigrations');
+  await create(run, () => api(`create target VMIM on ${m.destination.cluster}`).createTargetMigration(run.attemptRef()));
+  const { syncAddress } = await waitFor(run, controls, 'syncAddress', m.options.syncAddressTimeout);
+  await create(run, () => api(`create source VMIM on ${m.source.cluster} → ${syncAddress}`).createSourceMigration(run.attemptRef(), syncAddress!));
+}
+
+/** 5. KubeVirt moves memory and disks: first the two sync controllers meet, then the transfer completes. */
+async function synchronizeVmState(run: MigrationRun, controls: Controls, completionBudget: number): Promise<void> {
+  run.enter('Synchronizing');
+  await waitFor(run, controls, 'handshake', run.migration.options.handshakeTimeout);
+  await waitFor(run, controls, 'completion', completionBudget);
+}
+
+/**
+ * One create, run to its end and recorded. It is not cancelled halfway (an abandoned create could
+ * land after the rollback removed everything); a decision taken meanwhile applies once it returns.
+ */
+async function create(run: MigrationRun, make: () => Promise<CreatedObject | CreatedObject[]>): Promise<void> {
+  let made: CreatedObject[] = [];
+  try {
+    await uninterrupted(async () => {
+      const result = await make();
+      made = Array.isArray(result) ? result : [result];
+    });
+  } finally {
+    run.record(made);
+  }
+}
+
+/** Run a quick activity to its end, then honour a retry or cancel that came meanwhile. */
+async function uninterrupted<T>(work: () => Promise<T>): Promise<T> {
+  const result = await CancellationScope.nonCancellable(work);
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('decided while an activity ran');
+  return result;
+}
+
+/** The transfer's budget: per GiB of memory and disk, never under the floor. */
+function completionBudgetOf(m: Migration, report: PreflightReport): number {
+  const dataGiB = Math.max(1, Math.ceil((report.memoryBytes + report.diskBytes) / GiB));
+  return Math.max(m.options.minCompletionTimeout, m.options.completionTimeoutPerGiB * dataGiB);
+}
+
+/** Clear one attempt (both VMIMs, the receiver VM, its disks) so the next starts from scratch. */
+async function removeAttempt(run: MigrationRun, note: string): Promise<void> {
+  run.enter('RollingBack', note);
+  const removed = await CancellationScope.nonCancellable(() => waiting(run.migration.options, `remove attempt ${run.status.attempt} of ${run.status.vm}`).removeAttempt(run.ids()));
+  run.forget(removed);
+  run.status.attempt++;
+}
+
+/** Past cutover nothing may interrupt it. */
+async function finalize(run: MigrationRun): Promise<MigrationResult> {
+  run.enter('Finalizing');
+  await CancellationScope.nonCancellable(() => api(`finalize ${run.where}`).finalize(run.attemptRef()));
+  run.enter('Succeeded');
+  const s = run.status;
+  return { outcome: 'Succeeded', attempts: s.attempt, migrationId: s.migrationId ?? '', created: s.created, durationMs: run.durationMs() };
+}
+
+/**
+ * Whatever stopped the forward path: before anything was written there is nothing to undo; past
+ * cutover nothing may be undone; in between, everything this migration created is rolled back.
+ */
+async function unwind(run: MigrationRun, controls: Controls, e: unknown): Promise<MigrationResult> {
+  const m = run.migration;
+  if (isAfterCutover(run.phase)) {
+    // The guest lives on the destination (or is being handed over): removing anything there could
+    // lose the VM. Stop, say so, and leave both sides as they are for an operator.
+    const reason = errorMessage(e);
+    run.fail(reason, 'Failed', `finalize failed past cutover: ${reason}`);
+    throw ApplicationFailure.create({
+      type: FailureTypes.MigrationFailed,
+      message: `finalize failed past cutover (${reason}); nothing was removed: the VM's state is on ${m.destination.cluster}/${m.destination.namespace}. Check the target VMI there and the source VM on ${m.source.cluster} before acting.`,
+      nonRetryable: true,
+    });
+  }
+  const cancelled = controls.cancelReason(e);
+  const reason = cancelled ?? errorMessage(e);
+  if (run.phase === 'Validating') {
+    if (cancelled) return endRolledBack(run, controls, e, reason, 'cancelled before anything was written');
+    run.fail(reason, 'Failed');
+    throw e instanceof ApplicationFailure ? e : sameFailure(e, reason);
+  }
+  run.status.error = reason;
+  run.enter('RollingBack', reason);
+  const rb = await CancellationScope.nonCancellable(() => waiting(m.options, `roll back ${run.status.vm} on ${m.destination.cluster}`).rollback(run.ids()));
+  if (rb.sourceVMIPhase !== 'Running') {
+    const vmi = rb.sourceVMIPhase ?? 'missing';
+    run.enter('Failed', `rolled back, but the source VMI is ${vmi}`);
+    throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message: `${reason}; rolled back, but the source VMI is ${vmi}: check the source VM`, nonRetryable: true });
+  }
+  run.status.created = [];
+  if (cancelled) return endRolledBack(run, controls, e, reason, reason);
+  run.enter('Failed', reason);
+  throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message: `${reason}; rolled back: the source VM keeps running`, nonRetryable: true });
+}
+
+/** An operator's cancel returns RolledBack; a Temporal cancellation ends the workflow cancelled. */
+async function endRolledBack(run: MigrationRun, controls: Controls, e: unknown, reason: string, note: string): Promise<MigrationResult> {
+  run.fail(reason, 'RolledBack', note);
+  await condition(allHandlersFinished);
+  if (!controls.cancelRequested()) throw e;
+  const s = run.status;
+  return { outcome: 'RolledBack', attempts: s.attempt, migrationId: s.migrationId ?? '', reason, created: [], durationMs: run.durationMs() };
+}
+
+/** A failure during validation keeps its type (Forbidden, NotOurs, …): it is not a preflight blocker. */
+function sameFailure(e: unknown, reason: string): ApplicationFailure {
+  const cause = e instanceof Error ? (e.cause as { type?: unknown } | undefined) : undefined;
+  const type = typeof cause?.type === 'string' ? cause.type : FailureTypes.MigrationFailed;
+  return ApplicationFailure.create({ type, message: reason, nonRetryable: true });
 }

@@ -2,6 +2,7 @@
  * What the Temporal Web UI shows for a plan: counts per phase, the overall progress, every stalled VM
  * with its diagnosis, the failures, and the commands that act on the plan.
  */
+import { cancelPlanUpdate, planStatusQuery, retryStalledUpdate } from './messages.js';
 import { isPlanEnded, isVmDone, type Plan, type PlanStatus, type PlanVmState } from './plan-contract.js';
 
 export function planSummary(p: Plan): string {
@@ -11,8 +12,8 @@ export function planSummary(p: Plan): string {
 export function planCommands(workflowId: string, namespace = 'default'): string[] {
   const ns = namespace === 'default' ? '' : ` --namespace ${namespace}`;
   return [
-    `temporal workflow update execute -w '${workflowId}' --name retryStalled${ns}`,
-    `temporal workflow update execute -w '${workflowId}' --name cancelPlan --input '{"reason":"..."}'${ns}`,
+    `temporal workflow update execute -w '${workflowId}' --name ${retryStalledUpdate.name}${ns}`,
+    `temporal workflow update execute -w '${workflowId}' --name ${cancelPlanUpdate.name} --input '{"reason":"..."}'${ns}`,
   ];
 }
 
@@ -22,7 +23,7 @@ export function planDone(s: PlanStatus): number {
 }
 
 const LIST_LIMIT = 20;
-const more = (n: number) => (n > LIST_LIMIT ? [`- … and ${n - LIST_LIMIT} more (\`ferry plan status\` or the \`planStatus\` query lists them all)`] : []);
+const more = (n: number) => (n > LIST_LIMIT ? [`- … and ${n - LIST_LIMIT} more (\`ferry plan status\` or the \`${planStatusQuery.name}\` query lists them all)`] : []);
 
 export function planDetails(s: PlanStatus, namespace = 'default'): string {
   const done = planDone(s);

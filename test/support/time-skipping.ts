@@ -13,7 +13,9 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import { ensureTestServer } from '../../tools/test-server.js';
+import { ferrySearchAttributeKeys } from '../../workflows/search-attributes.js';
 
 /** The SDK gives the server 5 s to accept connections; a JVM on a busy 2-core machine can miss that. */
 const START_ATTEMPTS = 3;
@@ -39,12 +41,22 @@ export async function startTimeSkipping(opts: TimeSkippingOptions = {}): Promise
   installRuntime();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await TestWorkflowEnvironment.createTimeSkipping({
+      const env = await TestWorkflowEnvironment.createTimeSkipping({
         server: { executable: { type: 'existing-path', path }, extraArgs: opts.extraArgs ?? [] },
       });
+      await registerSearchAttributes(env);
+      return env;
     } catch (e) {
       // The SDK kills a server that was not up in time; anything else (a broken install) fails at once.
       if (attempt >= START_ATTEMPTS || !/did not start|timed? ?out|timeout/i.test(String(e))) throw e;
     }
   }
+}
+
+/** The test server rejects upserts of unknown search attributes, as a real server does: register ferry's. */
+async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(ferrySearchAttributeKeys.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!])),
+  });
 }

@@ -1,0 +1,41 @@
+/**
+ * How the workflow calls its activities: three kinds, each with its own timeouts and retries. Every
+ * call carries a one-line summary, which the Web UI shows next to the activity.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import type { MigrationOptions } from './contract.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Quick API calls: retried on transient errors, not forever. Whether a failure is retried is decided
+ * where it is mapped (activities/kube/errors.ts sets `nonRetryable`), not by failure type here.
+ */
+export const api = (summary: string) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
+    summary,
+  });
+
+/** Waiting activities: long, heartbeating, cancelled through heartbeats. */
+export const waiting = (o: MigrationOptions, summary: string) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 days',
+    heartbeatTimeout: Math.max(10_000, o.pollInterval * 5),
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+    summary,
+  });
+
+/**
+ * CA sync waits for virt-operator to merge the peer CA. That can hang (operator down), so it gets a
+ * deadline like every other wait: the handshake budget, plus a minute for the writes.
+ */
+export const certificates = (o: MigrationOptions, summary: string) =>
+  proxyActivities<Activities>({
+    scheduleToCloseTimeout: o.handshakeTimeout + 60_000,
+    heartbeatTimeout: Math.max(10_000, o.pollInterval * 5),
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
+    summary,
+  });

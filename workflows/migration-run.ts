@@ -1,0 +1,151 @@
+/**
+ * What one migration run knows about itself, and the one place its phase changes: the status the
+ * `status` query answers, the search attributes, the Web UI's current details and the report to a
+ * parent plan all follow from `enter()`.
+ */
+import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { CreatedObject, Migration, MigrationStatus, Observation, StallInfo } from './contract.js';
+import { Deadline } from './deadline.js';
+import { currentDetails } from './details.js';
+import { isTerminal, type Phase } from './phases.js';
+import { planLink, type PlanLink } from './plan-link.js';
+import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster, FerryStalled, FerryVm } from './search-attributes.js';
+
+const nowIso = () => new Date().toISOString();
+
+export class MigrationRun {
+  readonly status: MigrationStatus;
+  readonly deadline: Deadline;
+  readonly startedAt = Date.now();
+  readonly where: string;
+  /** Filled in by preflight: the run strategy the target gets once it runs. */
+  runStrategy = 'Always';
+  private readonly toPlan: PlanLink | undefined;
+  private readonly temporalNamespace = workflowInfo().namespace;
+
+  constructor(readonly migration: Migration) {
+    const m = migration;
+    this.toPlan = planLink(m.plan);
+    this.where = `${m.source.namespace}/${m.source.name} ${m.source.cluster} → ${m.destination.cluster}/${m.destination.namespace}`;
+    this.status = {
+      workflowId: workflowInfo().workflowId,
+      vm: `${m.source.namespace}/${m.source.name}`,
+      source: m.source,
+      destination: m.destination,
+      phase: 'Validating',
+      attempt: 1,
+      phaseSince: nowIso(),
+      created: [],
+      history: [{ phase: 'Validating', at: nowIso() }],
+      warnings: [],
+    };
+    this.deadline = new Deadline((at) => {
+      if (at === undefined) delete this.status.deadline;
+      else this.status.deadline = new Date(at).toISOString();
+      this.publish();
+    });
+    upsertSearchAttributes([
+      { key: FerryVm, value: this.status.vm },
+      { key: FerrySourceCluster, value: m.source.cluster },
+      { key: FerryDestinationCluster, value: m.destination.cluster },
+      { key: FerryPhase, value: 'Validating' },
+      { key: FerryStalled, value: false },
+      ...(m.plan ? [{ key: FerryPlan, value: m.plan }] : []),
+    ]);
+    this.publish();
+  }
+
+  get phase(): Phase {
+    return this.status.phase;
+  }
+
+  /** The arguments every attempt-scoped activity gets. */
+  attemptRef() {
+    return { workflowId: this.status.workflowId, migration: this.migration, attempt: this.status.attempt, migrationId: this.status.migrationId ?? '', runStrategy: this.runStrategy };
+  }
+
+  ids() {
+    return { workflowId: this.status.workflowId, migration: this.migration };
+  }
+
+  inPlan(): boolean {
+    return this.toPlan !== undefined;
+  }
+
+  publish(): void {
+    setCurrentDetails(currentDetails(this.status, this.temporalNamespace));
+  }
+
+  enter(phase: Phase, note?: string): void {
+    const s = this.status;
+    if (phase !== 'Stalled') delete s.stall;
+    s.phase = phase;
+    s.phaseSince = nowIso();
+    s.history.push({ phase, at: s.phaseSince, ...(note ? { note } : {}) });
+    upsertSearchAttributes([
+      { key: FerryPhase, value: phase },
+      { key: FerryStalled, value: phase === 'Stalled' },
+    ]);
+    this.publish();
+    this.toPlan?.report({
+      phase,
+      attempt: s.attempt,
+      ...(phase === 'Stalled' && s.stall ? { diagnosis: s.stall.diagnosis } : {}),
+      ...(isTerminal(phase) && s.error ? { error: s.error } : {}),
+    });
+  }
+
+  stall(stall: StallInfo): void {
+    this.status.stall = stall;
+    this.enter('Stalled', stall.diagnosis);
+  }
+
+  /** Back to the step that stalled, when its wait goes on (extended, or it recovered by itself). */
+  resume(note: string): void {
+    const stalled = this.status.stall;
+    if (stalled) this.enter(stalled.phase, note);
+  }
+
+  /** The step a stall interrupted, or the current phase. */
+  stepNow(): Phase {
+    return this.status.stall?.phase ?? this.status.phase;
+  }
+
+  observe(o: Observation): void {
+    this.status.observed = o;
+    this.publish();
+  }
+
+  record(objects: CreatedObject[]): void {
+    const created = this.status.created;
+    for (const o of objects) if (!created.some((c) => c.cluster === o.cluster && c.kind === o.kind && c.namespace === o.namespace && c.name === o.name)) created.push(o);
+  }
+
+  /** What is left once an attempt's objects are removed (the CA sync's are shared by attempts). */
+  forget(removed: readonly CreatedObject[]): void {
+    const key = (o: CreatedObject) => `${o.cluster}/${o.kind}/${o.namespace ?? ''}/${o.name}`;
+    const gone = new Set(removed.map(key));
+    this.status.created = this.status.created.filter((c) => !gone.has(key(c)));
+  }
+
+  nextAttempt(migrationId: string): void {
+    this.status.attempt++;
+    this.status.migrationId = migrationId;
+  }
+
+  fail(error: string, phase: 'Failed' | 'RolledBack', note = error): void {
+    this.status.error = error;
+    this.enter(phase, note);
+  }
+
+  durationMs(): number {
+    return Date.now() - this.startedAt;
+  }
+
+  /** Whatever ended this run (even a failure nothing expected), the plan must hear an end. */
+  async end(): Promise<void> {
+    if (!isTerminal(this.status.phase)) this.toPlan?.report({ phase: 'Failed', attempt: this.status.attempt, error: this.status.error ?? 'the migration ended unexpectedly' });
+    await this.toPlan?.flush();
+  }
+}
+
