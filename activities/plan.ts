@@ -2,13 +2,13 @@
  * What a plan does once for all its VMs: preflight in batches (one activity per batch instead of one
  * per VM keeps a plan's history small), each VM checked by the same code as a single migration. Each
  * report carries the VM's footprint (its name, disks and MACs on the destination) so that the plan can
- * check its VMs against each other (plan-collisions.ts) once every batch is in.
+ * check its VMs against each other (workflows/plan-collisions.ts) once every batch is in.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Migration, PreflightReport } from '../workflows/contract.js';
 import type { ActivityDeps } from './context.js';
 import type { KubeObject } from './kube/kinds.js';
-import { addPlanCollisions, type Footprint } from './plan-collisions.js';
+import { addPlanCollisions, type Footprint } from '../workflows/plan-collisions.js';
 import { inspectVm } from './preflight.js';
 import { diskRefs, macAddresses } from './vm-spec.js';
 

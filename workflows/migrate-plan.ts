@@ -28,7 +28,7 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { addPlanCollisions } from '../activities/plan-collisions.js';
+import { addPlanCollisions } from './plan-collisions.js';
 import { describeInputIssues, FailureTypes, migrationInputSchema, type MigrationInput, migrationWorkflowId, type Migration } from './contract.js';
 import { staticDetails, staticSummary } from './details.js';
 import {

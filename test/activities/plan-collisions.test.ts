@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addPlanCollisions, type Footprint, planCollisions } from '../../activities/plan-collisions.js';
+import { addPlanCollisions, type Footprint, planCollisions } from '../../workflows/plan-collisions.js';
 
 const fp = (vm: string, over: Partial<Footprint> = {}): Footprint => {
   const [ns, name] = vm.split('/') as [string, string];

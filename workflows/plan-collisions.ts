@@ -8,7 +8,7 @@
  * claimed name or MAC gets a blocker naming both VMs; the plan's `onBlocked` then applies as to any
  * blocker. Pure and deterministic: the plan workflow calls it on its preflight reports.
  */
-import type { PreflightIssue } from '../workflows/contract.js';
+import type { PreflightIssue } from './contract.js';
 
 /** What one VM of the plan will take on the destination, from its preflight. */
 export interface Footprint {
