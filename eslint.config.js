@@ -12,6 +12,40 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware: a promise nobody awaits (or marks `void` on purpose) is a bug waiting for a failure
+    // that nobody sees — in a workflow, a command that may never be issued.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        // node:test's describe/it return promises the runner itself awaits.
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] },
+      ],
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
+    // Workflow code runs in Temporal's deterministic sandbox: only the workflow SDK, zod (input
+    // validation) and workflows/ itself. Activities, Kubernetes, Node built-ins and the client are
+    // reachable only as types.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!(@temporalio/(workflow|common)|zod|\\./[^/]+)$)',
+              allowTypeImports: true,
+              message: 'workflows/ may import only @temporalio/workflow, @temporalio/common, zod and workflows/ modules (other modules only with `import type`): workflow code must stay deterministic.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['bin/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -90,7 +90,7 @@ describe('activities are idempotent', () => {
     const r = ref('web-01');
     await run(acts.createPrerequisites, r);
     // A neighbour VM, not ferry's, that uses the Secret this migration copied.
-    await sim.destination.api.store.create(kindInfo('VirtualMachine'), 'demo', {
+    sim.destination.api.store.create(kindInfo('VirtualMachine'), 'demo', {
       apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'neighbour' },
       spec: { runStrategy: 'Halted', template: { spec: { volumes: [{ name: 'ci', cloudInitNoCloud: { secretRef: { name: 'web-cloudinit' } } }] } } },
     });

@@ -130,7 +130,6 @@ describe('migrateVm end to end', () => {
     const spec = structuredClone(kv.spec as { configuration: { developerConfiguration: { featureGates: string[] } } });
     spec.configuration.developerConfiguration.featureGates = [];
     await dst.custom.replaceNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: 'kubevirt', plural: 'kubevirts', name: 'kubevirt', body: { ...kv, spec } });
-    await new Promise((r) => setTimeout(r, 300));
     const before = snapshot(sim.destination, 'demo');
     const message = await (await startMigration(stack, input('app-02'))).result().then(() => assert.fail('app-02 migrated'), failureMessage);
     for (const code of ['GateDisabled', 'DiskNameCollision', 'VMNameCollision', 'MacConflict']) assert.match(message, new RegExp(`\\[${code}\\]`), message);

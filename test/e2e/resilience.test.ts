@@ -9,8 +9,9 @@ import type { ChildProcess } from 'node:child_process';
 import { after, afterEach, describe, it } from 'node:test';
 import { ownedSelector } from '../../activities/labels.js';
 import { migrationWorkflowId, type MigrationResult } from '../../workflows/contract.js';
+import { statusQuery } from '../../workflows/messages.js';
 import { input, spawnWorker, startMigration, startStack, waitForPhase, type Stack } from '../support/e2e.js';
-import { clients, kubevirt, path, simControl } from '../support/sim.js';
+import { clients, eventually, kubevirt, path, simControl } from '../support/sim.js';
 
 let stack: Stack | undefined;
 let child: ChildProcess | undefined;
@@ -66,7 +67,8 @@ describe('resilience', () => {
     const i = input('db-01');
     const handle = await startMigration(s, i);
     await waitForPhase(handle, 'Synchronizing', 60_000);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Killed while KubeVirt copies: the waiting activity has reported the source VMIM running.
+    await eventually('the transfer under way', async () => (await handle.query(statusQuery)).observed?.sourceVMIM === 'Running', 60_000);
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
     await setBandwidth(s, '8Gi');

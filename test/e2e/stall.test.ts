@@ -1,14 +1,15 @@
 /**
  * Stalls and operator control, end to end (acceptance 3 and 4): a partition between the clusters
  * stalls the migration within the handshake deadline with a diagnosis; retry after healing succeeds
- * with a new migration ID; cancel rolls back; extend postpones; cancel past cutover is refused.
+ * with a new migration ID; cancel rolls back on real clusters. Every other decision path (extend,
+ * fallbacks, refusals, cancel in each phase, past cutover) is covered in seconds by the time-skipping
+ * suite (test/workflows/migrate-vm.test.ts).
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { type MigrationResult } from '../../workflows/contract.js';
-import { errorMessage } from '../../workflows/errors.js';
-import { cancelUpdate, extendUpdate, retryUpdate, statusQuery } from '../../workflows/messages.js';
+import { cancelUpdate, retryUpdate, statusQuery } from '../../workflows/messages.js';
 import { input, startMigration, startStack, waitForPhase, type Stack } from '../support/e2e.js';
 import { clients, eventually, kubevirt, path, simControl } from '../support/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
@@ -27,14 +28,6 @@ afterEach(async () => {
   await stack.sim.partition(false);
   await simControl(stack.sim.destination, 'faults', 'DELETE');
 });
-
-/** Expects a rejected update (or call) whose message or cause matches. */
-async function refused(p: Promise<unknown>, why: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.match(errorMessage(e), why);
-    return true;
-  });
-}
 
 async function sourceRunning(vm: string) {
   const k = kubevirt(clients(stack.sim, 'source'));
@@ -70,6 +63,12 @@ describe('stall detection and operator control', () => {
     assert.equal(result.outcome, 'Succeeded');
     assert.equal(result.attempts, 2);
     assert.notEqual(result.migrationId, firstId);
+    const history = (await handle.query(statusQuery)).history;
+    assert.deepEqual(
+      history.map((h) => h.phase).slice(history.findIndex((h) => h.phase === 'Stalled')),
+      ['Stalled', 'RollingBack', 'CreatingPrerequisites', 'CreatingTarget', 'CreatingMigrations', 'Synchronizing', 'Finalizing', 'Succeeded'],
+    );
+    assert.equal(history.find((h) => h.phase === 'RollingBack')?.note, 'retry: partition healed');
   });
 
   it('cancel rolls back: the source keeps running and the destination holds exactly what it held before', async () => {
@@ -87,22 +86,6 @@ describe('stall detection and operator control', () => {
     assert.deepEqual((await kubevirt(clients(stack.sim, 'source')).list('virtualmachineinstancemigrations', 'demo')).length, 0);
   });
 
-  it('extend postpones the stall; a refused extend or retry says why', async () => {
-    await stack.sim.partition(true);
-    const handle = await startMigration(stack, input('cache-01', { options: { handshakeTimeout: '3s' } }));
-    await waitForPhase(handle, 'Synchronizing', 30_000);
-    await refused(handle.executeUpdate(retryUpdate, { args: [{}] }), /only a Stalled migration can be retried/);
-    await refused(handle.executeUpdate(extendUpdate, { args: [{ by: 'soon' }] }), /"by" must be a positive duration/);
-    const answer = await handle.executeUpdate(extendUpdate, { args: [{ by: '5s' }] });
-    assert.ok(answer.deadline);
-    await new Promise((r) => setTimeout(r, 4500));
-    assert.equal((await handle.query(statusQuery)).phase, 'Synchronizing', 'stalled despite the extension');
-    await waitForPhase(handle, 'Stalled', 10_000);
-    await handle.executeUpdate(cancelUpdate, { args: [{}] });
-    assert.equal(((await handle.result()) as MigrationResult).outcome, 'RolledBack');
-    await sourceRunning('cache-01');
-  });
-
   it('a Temporal cancellation means cancel: rolled back, source running, workflow Cancelled', async () => {
     await stack.sim.partition(true);
     const handle = await startMigration(stack, input('cache-01', { options: { handshakeTimeout: '30s' } }));
@@ -112,26 +95,9 @@ describe('stall detection and operator control', () => {
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
     await sourceRunning('cache-01');
     assert.equal(await kubevirt(clients(stack.sim, 'destination')).tryGet('virtualmachines', 'demo', 'cache-01'), undefined);
-  });
-
-  it('applies the stall fallback when nobody decides within the window', async () => {
-    await stack.sim.partition(true);
-    const handle = await startMigration(stack, input('cache-01', { options: { handshakeTimeout: '2s', decisionWindow: '2s', stallFallback: 'cancel' } }));
-    const result = (await handle.result()) as MigrationResult;
-    assert.equal(result.outcome, 'RolledBack');
-    assert.match(result.reason ?? '', /no decision within 2s: stall fallback cancels/);
-    await sourceRunning('cache-01');
-  });
-
-  it('refuses cancel past cutover, with the reason', async () => {
-    const handle = await startMigration(stack, input('cache-01'));
-    await waitForPhase(handle, 'Synchronizing', 30_000);
-    // Slow ferry's calls to the destination so that Finalizing lasts long enough to be caught.
-    await simControl(stack.sim.destination, 'faults', 'PUT', { latencyMs: { min: 700, max: 800 } });
-    await waitForPhase(handle, 'Finalizing', 60_000);
-    await refused(handle.executeUpdate(cancelUpdate, { args: [{}] }), /cancel refused: the migration is past cutover \(Finalizing\)/);
-    await simControl(stack.sim.destination, 'faults', 'DELETE');
-    assert.equal(((await handle.result()) as MigrationResult).outcome, 'Succeeded');
-    await refused(handle.executeUpdate(cancelUpdate, { args: [{}] }), /cancel refused|already completed|already/i);
+    assert.deepEqual((await handle.query(statusQuery)).history.slice(-2).map((h) => [h.phase, h.note]), [
+      ['RollingBack', 'the workflow was cancelled'],
+      ['RolledBack', 'the workflow was cancelled'],
+    ]);
   });
 });

@@ -63,7 +63,7 @@ export class FakeClusters {
 
   private async call(name: ActivityName): Promise<void> {
     this.calls.push(name);
-    this.entered(name);
+    void this.entered(name);
     this.started.get(name)!.resolve();
     const hold = this.held.get(name);
     if (hold) await hold.promise;

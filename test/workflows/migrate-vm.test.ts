@@ -19,7 +19,7 @@ import { type ActivityName, failure, FakeClusters, routedActivities } from './fa
 
 const taskQueue = 'migrate-vm-time-skipping';
 /** Each case takes about a second; a hang fails its own case, not the file. */
-const it = (name: string, fn: () => Promise<void>) => test(name, { timeout: 20_000 }, fn);
+const it = (name: string, fn: () => Promise<void>): void => void test(name, { timeout: 20_000 }, fn);
 const MINUTE = 60_000;
 
 let env: TestWorkflowEnvironment;
