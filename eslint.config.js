@@ -38,7 +38,8 @@ export default tseslint.config(
             {
               regex: '^(?!(@temporalio/(workflow|common)|zod|\\./[^/]+)$)',
               allowTypeImports: true,
-              message: 'workflows/ may import only @temporalio/workflow, @temporalio/common, zod and workflows/ modules (other modules only with `import type`): workflow code must stay deterministic.',
+              message:
+                'workflows/ may import only @temporalio/workflow, @temporalio/common, zod and workflows/ modules (other modules only with `import type`): workflow code must stay deterministic.',
             },
           ],
         },

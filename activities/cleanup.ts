@@ -48,7 +48,14 @@ async function sharedInUse(c: ClusterClient, namespace: string, workflowId: stri
   return used;
 }
 
-async function sweep(c: ClusterClient, namespace: string, kinds: KindName[], selector: string, keep: Set<string> = new Set(), kept: CreatedObject[] = []): Promise<CreatedObject[]> {
+async function sweep(
+  c: ClusterClient,
+  namespace: string,
+  kinds: KindName[],
+  selector: string,
+  keep: Set<string> = new Set(),
+  kept: CreatedObject[] = [],
+): Promise<CreatedObject[]> {
   const removed: CreatedObject[] = [];
   for (const kind of kinds) {
     const items = await orFail(c.list(kind, namespace, selector), `listing ${kind}s owned by this migration`, c.name, kind === 'Secret');
@@ -94,10 +101,7 @@ export function cleanupActivities(deps: ActivityDeps) {
     const sel = ownedSelector(input.workflowId);
     const keep = kinds.some((k) => SHARED_KINDS.has(k)) ? await sharedInUse(dst, m.destination.namespace, input.workflowId) : new Set<string>();
     const kept: CreatedObject[] = [];
-    const removed = [
-      ...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)),
-      ...(await sweep(dst, m.destination.namespace, kinds, sel, keep, kept)),
-    ];
+    const removed = [...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)), ...(await sweep(dst, m.destination.namespace, kinds, sel, keep, kept))];
     await gone(dst, m.destination.namespace, kinds, sel, m.options.pollInterval, m.source.name, keep);
     await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
     return { removed, kept, src };

@@ -40,7 +40,8 @@ export interface DiskStorage {
   resources: { requests: { storage: string } };
 }
 
-const templateNames = (vm: KubeObject) => new Set((field<{ metadata?: { name?: unknown } }[]>(vm, 'spec.dataVolumeTemplates') ?? []).map((t) => t?.metadata?.name).filter((n): n is string => typeof n === 'string'));
+const templateNames = (vm: KubeObject) =>
+  new Set((field<{ metadata?: { name?: unknown } }[]>(vm, 'spec.dataVolumeTemplates') ?? []).map((t) => t?.metadata?.name).filter((n): n is string => typeof n === 'string'));
 
 /** Read each disk of the VM on the source: its claim and DataVolume (or template). Two GETs a disk. */
 export async function readSourceDisks(src: ClusterClient, vm: KubeObject): Promise<SourceDisk[]> {
@@ -66,7 +67,8 @@ export function diskSize(d: Pick<SourceDisk, 'pvc' | 'dv'>): number {
   );
 }
 
-const pick = <T>(d: Pick<SourceDisk, 'pvc' | 'dv'>, what: string) => field<T>(d.pvc, `spec.${what}`) ?? field<T>(d.dv, `spec.storage.${what}`) ?? field<T>(d.dv, `spec.pvc.${what}`);
+const pick = <T>(d: Pick<SourceDisk, 'pvc' | 'dv'>, what: string) =>
+  field<T>(d.pvc, `spec.${what}`) ?? field<T>(d.dv, `spec.storage.${what}`) ?? field<T>(d.dv, `spec.pvc.${what}`);
 
 /** The source's storage class of the disk, if it names one. */
 export function sourceStorageClass(d: Pick<SourceDisk, 'pvc' | 'dv'>): string | undefined {
@@ -105,7 +107,10 @@ export function diskManifest(disk: DiskRef, storage: DiskStorage, metadata: Obje
   };
 }
 
-type Template = { metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> } & Record<string, unknown>;
+type Template = {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+} & Record<string, unknown>;
 
 /**
  * The receiver VM's `spec.dataVolumeTemplates`: the source's templates, each with a blank source and

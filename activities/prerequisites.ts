@@ -88,7 +88,8 @@ export function prerequisiteActivities(deps: ActivityDeps) {
       const out: CreatedObject[] = [];
       const record = (kind: KindName, o: KubeObject) =>
         void out.push({ cluster: dst.name, kind, namespace: ns, name: o.metadata.name, ...(o.metadata.uid ? { uid: o.metadata.uid } : {}) });
-      const get = (kind: KindName, namespace: string, name: string, c = src) => orFail(c.get(kind, namespace, name), `reading ${kind} ${namespace}/${name}`, c.name, kind === 'Secret');
+      const get = (kind: KindName, namespace: string, name: string, c = src) =>
+        orFail(c.get(kind, namespace, name), `reading ${kind} ${namespace}/${name}`, c.name, kind === 'Secret');
 
       const vm = await get('VirtualMachine', srcNs, m.source.name);
       if (!vm) throw apiFailure({ code: 404, body: { reason: 'NotFound', message: `the source VM is gone` } }, `reading VirtualMachine ${srcNs}/${m.source.name}`, src.name);
@@ -119,7 +120,11 @@ export function prerequisiteActivities(deps: ActivityDeps) {
       for (const disk of await readSourceDisks(src, vm)) {
         const storage = targetStorage(disk, m.storageClassMap);
         if (!storage) {
-          throw apiFailure({ code: 404, body: { reason: 'NotFound', message: 'cannot tell its size: neither the claim nor the DataVolume says' } }, `sizing ${disk.kind} ${srcNs}/${disk.name}`, src.name);
+          throw apiFailure(
+            { code: 404, body: { reason: 'NotFound', message: 'cannot tell its size: neither the claim nor the DataVolume says' } },
+            `sizing ${disk.kind} ${srcNs}/${disk.name}`,
+            src.name,
+          );
         }
         record(disk.kind, await ensureOwned(dst, disk.kind, diskObject(disk, storage, ref), ref.workflowId));
       }
@@ -127,4 +132,3 @@ export function prerequisiteActivities(deps: ActivityDeps) {
     },
   };
 }
-

@@ -72,7 +72,8 @@ export function targetVMActivities(deps: ActivityDeps) {
       const ns = m.destination.namespace;
       const name = m.source.name;
       const source = await orFail(src.get('VirtualMachine', m.source.namespace, name), `reading the source VM ${m.source.namespace}/${name}`, src.name);
-      if (!source) throw apiFailure({ code: 404, body: { reason: 'NotFound', message: 'the source VM is gone' } }, `reading VirtualMachine ${m.source.namespace}/${name}`, src.name);
+      if (!source)
+        throw apiFailure({ code: 404, body: { reason: 'NotFound', message: 'the source VM is gone' } }, `reading VirtualMachine ${m.source.namespace}/${name}`, src.name);
       // The template disks' storage, computed as createPrerequisites did (only VMs with templates read more).
       const storages = new Map<string, DiskStorage>();
       if (field<unknown[]>(source, 'spec.dataVolumeTemplates')?.length) {

@@ -87,7 +87,14 @@ export function typeRef(vm: KubeObject, which: 'instancetype' | 'preference'): T
   if (!str(ref?.name)) return undefined;
   const kind = typeof ref.kind === 'string' ? ref.kind.toLowerCase() : '';
   const namespaced = which === 'instancetype' ? kind === 'virtualmachineinstancetype' : kind === 'virtualmachinepreference';
-  const resolved = which === 'instancetype' ? (namespaced ? 'VirtualMachineInstancetype' : 'VirtualMachineClusterInstancetype') : namespaced ? 'VirtualMachinePreference' : 'VirtualMachineClusterPreference';
+  const resolved =
+    which === 'instancetype'
+      ? namespaced
+        ? 'VirtualMachineInstancetype'
+        : 'VirtualMachineClusterInstancetype'
+      : namespaced
+        ? 'VirtualMachinePreference'
+        : 'VirtualMachineClusterPreference';
   return { name: ref.name, kind: resolved, namespaced };
 }
 
@@ -104,7 +111,9 @@ export function normalizeMac(mac: string): string {
 }
 
 export function macAddresses(vm: KubeObject): string[] {
-  return unique((field<{ macAddress?: unknown }[]>(vm, 'spec.template.spec.domain.devices.interfaces') ?? []).map((i) => (str(i.macAddress) ? normalizeMac(i.macAddress) : undefined)));
+  return unique(
+    (field<{ macAddress?: unknown }[]>(vm, 'spec.template.spec.domain.devices.interfaces') ?? []).map((i) => (str(i.macAddress) ? normalizeMac(i.macAddress) : undefined)),
+  );
 }
 
 /** `<ns>/<name>` of a Multus network reference; unqualified names live in the VM's namespace. */

@@ -79,7 +79,11 @@ export function waitActivities(deps: ActivityDeps) {
       let lastReported: Observation | undefined;
       let lastReportAt = 0;
       try {
-        await orFail(Promise.all(Object.values(watches).map((w) => w.start())), `watching the migration of ${m.source.namespace}/${m.source.name}`, `${m.source.cluster}/${m.destination.cluster}`);
+        await orFail(
+          Promise.all(Object.values(watches).map((w) => w.start())),
+          `watching the migration of ${m.source.namespace}/${m.source.name}`,
+          `${m.source.cluster}/${m.destination.cluster}`,
+        );
         for (;;) {
           const o: Observed = Object.fromEntries(Object.entries(watches).map(([k, w]) => [k, w.latest]));
           const obs = observation(o, now());

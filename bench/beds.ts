@@ -30,7 +30,14 @@ async function measure(kind: BedKind): Promise<Record<string, unknown>> {
     const result = (await (await startMigration(stack, input('web-01'))).result()) as MigrationResult;
     const wall = performance.now() - t1;
     const requests = await ferryRequests(stack);
-    return { bed: kind, outcome: result.outcome, stackStartS: +(started / 1000).toFixed(1), migrationS: +(wall / 1000).toFixed(1), requests, requestsTotal: requests.source + requests.destination };
+    return {
+      bed: kind,
+      outcome: result.outcome,
+      stackStartS: +(started / 1000).toFixed(1),
+      migrationS: +(wall / 1000).toFixed(1),
+      requests,
+      requestsTotal: requests.source + requests.destination,
+    };
   } finally {
     await stack.stop();
   }

@@ -145,7 +145,9 @@ async function main(): Promise<number> {
     while (!done && Date.now() - t0 < TIMEOUT_MS) {
       const s = await handle.query(planStatusQuery).catch(() => undefined);
       if (s) {
-        const line = `${Object.entries(s.counts).map(([k, n]) => `${k} ${n}`).join(', ')}; in flight ${s.inFlight}, runs ${s.runs + 1}`;
+        const line = `${Object.entries(s.counts)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}; in flight ${s.inFlight}, runs ${s.runs + 1}`;
         if (line !== lastLine) log(line);
         lastLine = line;
       }
@@ -167,7 +169,8 @@ async function main(): Promise<number> {
 
     // Per VM: history length (visibility), wall time and phase durations (the status query's history).
     const children = new Map<string, { historyLength: number }>();
-    for await (const wf of client.workflow.list({ query: `WorkflowType = 'migrateVm' AND FerryPlan = '${plan.name}'` })) children.set(wf.workflowId, { historyLength: wf.historyLength ?? 0 });
+    for await (const wf of client.workflow.list({ query: `WorkflowType = 'migrateVm' AND FerryPlan = '${plan.name}'` }))
+      children.set(wf.workflowId, { historyLength: wf.historyLength ?? 0 });
     let planEvents = 0;
     let planRuns = 0;
     for await (const wf of client.workflow.list({ query: `WorkflowId = '${planWorkflowId(plan.name)}'` })) {
@@ -251,7 +254,12 @@ function print(r: {
     ['Kubernetes API requests per VM', r.perVm.kubernetesRequests as number],
     ['worker peak RSS', `${r.peakRssMiB.worker} MiB`],
     ['Temporal server peak RSS', `${r.peakRssMiB.temporalServer} MiB`],
-    ['median seconds per phase', Object.entries(r.perVm.phaseSecondsMedian).map(([k, v]) => `${k} ${v}`).join(', ')],
+    [
+      'median seconds per phase',
+      Object.entries(r.perVm.phaseSecondsMedian)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
   ];
   const w = Math.max(...rows.map((x) => x[0].length));
   console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));

@@ -533,15 +533,20 @@ async function migrate(vm: string, src: Api, dst: Api, obs: Observer, t0: number
       if (!v.dataVolume) continue;
       const dv = (await src.custom.getNamespacedCustomObject({ ...CDI, namespace: NS, plural: 'datavolumes', name: v.dataVolume.name })) as Obj;
       await dst.custom.createNamespacedCustomObject({
-        ...CDI, namespace: NS, plural: 'datavolumes',
+        ...CDI,
+        namespace: NS,
+        plural: 'datavolumes',
         body: dataVolume(v.dataVolume.name, source.metadata.labels ?? {}, at(dv, 'spec.storage')),
       });
     }
     spec.runStrategy = 'WaitAsReceiver';
     await dst.custom.createNamespacedCustomObject({
-      ...KV, namespace: NS, plural: 'virtualmachines',
+      ...KV,
+      namespace: NS,
+      plural: 'virtualmachines',
       body: {
-        apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine',
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachine',
         metadata: { name: vm, labels: source.metadata.labels, annotations: { 'kubevirt.io/restore-run-strategy': 'Always' } },
         spec,
       },
@@ -550,21 +555,35 @@ async function migrate(vm: string, src: Api, dst: Api, obs: Observer, t0: number
     res.receiverReadyAt = since();
     const migrationID = `bench-${vm}`;
     await dst.custom.createNamespacedCustomObject({
-      ...KV, namespace: NS, plural: 'virtualmachineinstancemigrations',
+      ...KV,
+      namespace: NS,
+      plural: 'virtualmachineinstancemigrations',
       body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name: `${vm}-target` }, spec: { vmiName: vm, receive: { migrationID } } },
     });
     const connectURL = await until(`${vm} target VMIM sync address`, () => at<string[]>(obs.dstVMIMs.get(`${vm}-target`), 'status.synchronizationAddresses')?.[0], 50);
     await src.custom.createNamespacedCustomObject({
-      ...KV, namespace: NS, plural: 'virtualmachineinstancemigrations',
-      body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name: `${vm}-source` }, spec: { vmiName: vm, sendTo: { migrationID, connectURL } } },
+      ...KV,
+      namespace: NS,
+      plural: 'virtualmachineinstancemigrations',
+      body: {
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstanceMigration',
+        metadata: { name: `${vm}-source` },
+        spec: { vmiName: vm, sendTo: { migrationID, connectURL } },
+      },
     });
     res.sourceCreatedAt = since();
-    const outcome = await until(`${vm} VMIMs final`, () => {
-      const a = at<string>(obs.srcVMIMs.get(`${vm}-source`), 'status.phase');
-      const b = at<string>(obs.dstVMIMs.get(`${vm}-target`), 'status.phase');
-      if (a === 'Failed' || b === 'Failed') return `failed (source ${a}, target ${b}): ${at<string>(obs.srcVMIMs.get(`${vm}-source`), 'status.migrationState.failureReason') ?? ''}`;
-      return a === 'Succeeded' && b === 'Succeeded' ? 'ok' : undefined;
-    }, 100);
+    const outcome = await until(
+      `${vm} VMIMs final`,
+      () => {
+        const a = at<string>(obs.srcVMIMs.get(`${vm}-source`), 'status.phase');
+        const b = at<string>(obs.dstVMIMs.get(`${vm}-target`), 'status.phase');
+        if (a === 'Failed' || b === 'Failed')
+          return `failed (source ${a}, target ${b}): ${at<string>(obs.srcVMIMs.get(`${vm}-source`), 'status.migrationState.failureReason') ?? ''}`;
+        return a === 'Succeeded' && b === 'Succeeded' ? 'ok' : undefined;
+      },
+      100,
+    );
     res.succeededAt = since();
     res.migrateSeconds = Math.round((res.succeededAt - res.sourceCreatedAt) * 10) / 10;
     if (outcome === 'ok') res.ok = true;
@@ -618,8 +637,15 @@ async function main(): Promise<number> {
     when: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGB: Math.round(totalmem() / 1024 ** 3), node: process.version },
     params: {
-      vms: VMS, migrations: MIGRATIONS, concurrency: CONCURRENCY, loadWorkers: LOAD_WORKERS, phaseSeconds: PHASE_MS / 1000,
-      bandwidthPerMigration: args.bandwidth, guestMemory: args.memory, disk: args.disk, gcBeforeSnapshots: !!gc,
+      vms: VMS,
+      migrations: MIGRATIONS,
+      concurrency: CONCURRENCY,
+      loadWorkers: LOAD_WORKERS,
+      phaseSeconds: PHASE_MS / 1000,
+      bandwidthPerMigration: args.bandwidth,
+      guestMemory: args.memory,
+      disk: args.disk,
+      gcBeforeSnapshots: !!gc,
     },
     phases: [],
     memory: {},
@@ -658,32 +684,45 @@ async function main(): Promise<number> {
       t = performance.now();
       log(`creating ${VMS} VMs (each with a blank ${args.disk} DataVolume) in namespace ${NS}, ${CONCURRENCY} at a time`);
       let created = 0;
-      await pool(Array.from({ length: VMS }, (_, i) => i), CONCURRENCY, async (i) => {
-        if (Date.now() > deadline) throw new Timeout('timed out creating the VMs');
-        const name = vmName(i);
-        const labels = { app: 'bench', [SHARD_LABEL]: shardOf(i) };
-        let s = performance.now();
-        await src.custom.createNamespacedCustomObject({ ...CDI, namespace: NS, plural: 'datavolumes', body: dataVolume(`${name}-rootdisk`, labels, { resources: { requests: { storage: args.disk } } }) });
-        createLatencies.push(performance.now() - s);
-        s = performance.now();
-        await src.custom.createNamespacedCustomObject({ ...KV, namespace: NS, plural: 'virtualmachines', body: virtualMachine(i, migrating.has(i)) });
-        createLatencies.push(performance.now() - s);
-        if (++created % 200 === 0) log(`  ${created}/${VMS} created`);
-      });
+      await pool(
+        Array.from({ length: VMS }, (_, i) => i),
+        CONCURRENCY,
+        async (i) => {
+          if (Date.now() > deadline) throw new Timeout('timed out creating the VMs');
+          const name = vmName(i);
+          const labels = { app: 'bench', [SHARD_LABEL]: shardOf(i) };
+          let s = performance.now();
+          await src.custom.createNamespacedCustomObject({
+            ...CDI,
+            namespace: NS,
+            plural: 'datavolumes',
+            body: dataVolume(`${name}-rootdisk`, labels, { resources: { requests: { storage: args.disk } } }),
+          });
+          createLatencies.push(performance.now() - s);
+          s = performance.now();
+          await src.custom.createNamespacedCustomObject({ ...KV, namespace: NS, plural: 'virtualmachines', body: virtualMachine(i, migrating.has(i)) });
+          createLatencies.push(performance.now() - s);
+          if (++created % 200 === 0) log(`  ${created}/${VMS} created`);
+        },
+      );
       report.setup.createSeconds = Math.round((performance.now() - t) / 100) / 10;
       log(`created ${VMS} VMs in ${report.setup.createSeconds}s; waiting for their VMIs to run`);
       let lastLog = 0;
-      await until('all bench VMIs Running', () => {
-        let running = 0;
-        for (const vmi of sim.source.api.store.scan('VirtualMachineInstance')) {
-          if (vmi.metadata.namespace === NS && at(vmi, 'status.phase') === 'Running') running++;
-        }
-        if (Date.now() - lastLog > 5000) {
-          lastLog = Date.now();
-          log(`  ${running}/${VMS} VMIs Running`);
-        }
-        return running >= VMS;
-      }, 250);
+      await until(
+        'all bench VMIs Running',
+        () => {
+          let running = 0;
+          for (const vmi of sim.source.api.store.scan('VirtualMachineInstance')) {
+            if (vmi.metadata.namespace === NS && at(vmi, 'status.phase') === 'Running') running++;
+          }
+          if (Date.now() - lastLog > 5000) {
+            lastLog = Date.now();
+            log(`  ${running}/${VMS} VMIs Running`);
+          }
+          return running >= VMS;
+        },
+        250,
+      );
       report.setup.allRunningSeconds = Math.round((performance.now() - t) / 100) / 10;
       const phase = meter.end();
       phase.client = { overall: summarize(createLatencies, 0, performance.now() - t), byOp: { 'create (dv, vm)': summarize(createLatencies, 0, performance.now() - t) } };
@@ -702,7 +741,9 @@ async function main(): Promise<number> {
     const targetBench: Target = {
       ns: NS,
       // Migrated VMs lose their source VMI: the gets target the VMs that stay.
-      vms: Array.from({ length: VMS }, (_, i) => i).filter((i) => !migrating.has(i)).map(vmName),
+      vms: Array.from({ length: VMS }, (_, i) => i)
+        .filter((i) => !migrating.has(i))
+        .map(vmName),
       selectors: [...Array.from({ length: SHARDS }, (_, s) => `${SHARD_LABEL}=${s}`), `app=bench,${SHARD_LABEL} in (1,2)`],
     };
     // -- loaded: N VMs running, no migrations
@@ -755,15 +796,23 @@ async function main(): Promise<number> {
       let verified = false;
       if (!timedOut && ok.length === MIGRATIONS) {
         // The VMs must end as KubeVirt leaves them: halted at the source, running at the destination.
-        verified = await until('source VMs Halted and destination VMs Always', async () => {
-          const [s, d] = await Promise.all([
-            listItems(src.custom.listNamespacedCustomObject({ ...KV, namespace: NS, plural: 'virtualmachines', labelSelector: `${MIGRATE_LABEL}=true` })),
-            listItems(dst.custom.listNamespacedCustomObject({ ...KV, namespace: NS, plural: 'virtualmachines', labelSelector: `${MIGRATE_LABEL}=true` })),
-          ]);
-          return s.length === MIGRATIONS && d.length === MIGRATIONS &&
-            s.every((v) => at(v, 'spec.runStrategy') === 'Halted') &&
-            d.every((v) => at(v, 'spec.runStrategy') === 'Always' && at(v, 'status.printableStatus') === 'Running');
-        }, 250, 60_000).catch(() => false);
+        verified = await until(
+          'source VMs Halted and destination VMs Always',
+          async () => {
+            const [s, d] = await Promise.all([
+              listItems(src.custom.listNamespacedCustomObject({ ...KV, namespace: NS, plural: 'virtualmachines', labelSelector: `${MIGRATE_LABEL}=true` })),
+              listItems(dst.custom.listNamespacedCustomObject({ ...KV, namespace: NS, plural: 'virtualmachines', labelSelector: `${MIGRATE_LABEL}=true` })),
+            ]);
+            return (
+              s.length === MIGRATIONS &&
+              d.length === MIGRATIONS &&
+              s.every((v) => at(v, 'spec.runStrategy') === 'Halted') &&
+              d.every((v) => at(v, 'spec.runStrategy') === 'Always' && at(v, 'status.printableStatus') === 'Running')
+            );
+          },
+          250,
+          60_000,
+        ).catch(() => false);
       }
       report.migrations = {
         requested: MIGRATIONS,
@@ -783,7 +832,7 @@ async function main(): Promise<number> {
       else if (ok.length !== MIGRATIONS || !verified) exitCode = 1;
     }
   } catch (e) {
-    log(`benchmark failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    log(`benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     exitCode = e instanceof Timeout ? 2 : 1;
   } finally {
     mem.stop();
@@ -801,7 +850,10 @@ async function main(): Promise<number> {
 async function syncCAs(src: Api, dst: Api): Promise<void> {
   const bundle = async (c: Api) => (await c.core.readNamespacedConfigMap({ namespace: 'kubevirt', name: 'kubevirt-ca' })).data?.['ca-bundle'] ?? '';
   const [s, d] = [await bundle(src), await bundle(dst)];
-  for (const [c, peer] of [[dst, s], [src, d]] as const) {
+  for (const [c, peer] of [
+    [dst, s],
+    [src, d],
+  ] as const) {
     const cm = await c.core.readNamespacedConfigMap({ namespace: 'kubevirt', name: 'kubevirt-external-ca' });
     await c.core.replaceNamespacedConfigMap({ namespace: 'kubevirt', name: 'kubevirt-external-ca', body: { ...cm, data: { 'ca-bundle': peer } } });
   }
@@ -849,12 +901,34 @@ function table(rows: (string | number)[][]): string {
 function print(r: Report): void {
   const out: string[] = [];
   out.push(`\nferry simulator benchmark — ${r.params.vms} VMs, ${r.params.migrations} migrations, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), node ${r.machine.node}`);
-  out.push(`setup: simulator start ${r.setup.simulatorStartSeconds ?? '-'}s, create ${r.params.vms} VMs+DVs ${r.setup.createSeconds ?? '-'}s, all VMIs Running ${r.setup.allRunningSeconds ?? '-'}s, CA sync + config ${r.setup.caSyncAndConfigSeconds ?? '-'}s`);
+  out.push(
+    `setup: simulator start ${r.setup.simulatorStartSeconds ?? '-'}s, create ${r.params.vms} VMs+DVs ${r.setup.createSeconds ?? '-'}s, all VMIs Running ${r.setup.allRunningSeconds ?? '-'}s, CA sync + config ${r.setup.caSyncAndConfigSeconds ?? '-'}s`,
+  );
   out.push('\nAPI latency per phase (ms; client = @kubernetes/client-node round trip incl. TLS, server = handler time;');
   out.push('peaks of event-loop lag, open TCP sockets in the process, rss and heap during the phase)');
   out.push(
     table([
-      ['phase', 'secs', 'client req', 'req/s', 'p50', 'p99', 'max', 'errors', 'srv src req', 'req/s', 'p50', 'p99', 'srv dst req', 'p50', 'p99', 'loop lag p99', 'sockets', 'rss MB', 'heap MB'],
+      [
+        'phase',
+        'secs',
+        'client req',
+        'req/s',
+        'p50',
+        'p99',
+        'max',
+        'errors',
+        'srv src req',
+        'req/s',
+        'p50',
+        'p99',
+        'srv dst req',
+        'p50',
+        'p99',
+        'loop lag p99',
+        'sockets',
+        'rss MB',
+        'heap MB',
+      ],
       ...r.phases.map((p) => [
         p.name,
         p.seconds,
@@ -901,7 +975,20 @@ function print(r: Report): void {
     out.push(
       table([
         ['requested', 'succeeded', 'failed', 'wall s', 'max transfers in flight', 's with >= 2', 's with >= half', 'per-migration s min', 'p50', 'p99', 'max', 'VMs verified'],
-        [m.requested, m.succeeded, m.failed, m.wallSeconds, m.maxInFlight, m.secondsWithTwoOrMoreInFlight, m.secondsWithAtLeastHalfInFlight, m.perMigrationSeconds.min, m.perMigrationSeconds.p50, m.perMigrationSeconds.p99, m.perMigrationSeconds.max, String(m.verified)],
+        [
+          m.requested,
+          m.succeeded,
+          m.failed,
+          m.wallSeconds,
+          m.maxInFlight,
+          m.secondsWithTwoOrMoreInFlight,
+          m.secondsWithAtLeastHalfInFlight,
+          m.perMigrationSeconds.min,
+          m.perMigrationSeconds.p50,
+          m.perMigrationSeconds.p99,
+          m.perMigrationSeconds.max,
+          String(m.verified),
+        ],
       ]),
     );
     for (const f of m.failures.slice(0, 10)) out.push(`  failed: ${f.vm}: ${f.error ?? ''}`);

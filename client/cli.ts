@@ -32,7 +32,10 @@ export class UsageError extends Error {
 
 /** An error the command has already explained, with the exit code to use. */
 export class ExitError extends Error {
-  constructor(message: string, readonly code: ExitCode) {
+  constructor(
+    message: string,
+    readonly code: ExitCode,
+  ) {
     super(message);
     this.name = 'ExitError';
   }

@@ -81,7 +81,10 @@ export async function alreadyRunning(
   workflowId: string,
   o: { command: string; what: string; follow: [label: string, command: string][]; flags?: ConnectionFlags },
 ): Promise<ExitError> {
-  const d = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+  const d = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => undefined);
   const phase = d?.typedSearchAttributes.get(FerryPhase);
   const facts = d ? [`run ID ${d.runId}`, `started ${d.startTime.toISOString()}`, ...(typeof phase === 'string' ? [`phase ${phase}`] : [])] : [];
   const flags = [

@@ -46,12 +46,23 @@ export function planTable(s: PlanStatus): string {
   const out = [table(['FIELD', 'VALUE'], rows, { header: false })];
   const vmRows = (title: string, vms: PlanVmStatus[], what: (v: PlanVmStatus) => string) => {
     if (!vms.length) return;
-    out.push('', `${title} (${vms.length}):`, table(['VM', 'STATE', 'DETAIL'], vms.map((v) => [v.vm, v.state, what(v)])));
+    out.push(
+      '',
+      `${title} (${vms.length}):`,
+      table(
+        ['VM', 'STATE', 'DETAIL'],
+        vms.map((v) => [v.vm, v.state, what(v)]),
+      ),
+    );
   };
   vmRows('Stalled', s.stalled, (v) => v.diagnosis ?? '');
   vmRows('Failed or rolled back', s.failed, (v) => v.error ?? '');
   vmRows('Skipped', s.skipped, (v) => v.blockers?.map((b) => `[${b.code}] ${b.message}`).join('; ') ?? v.error ?? '');
-  vmRows('In flight', s.active.filter((v) => v.state !== 'Stalled'), (v) => (v.attempt && v.attempt > 1 ? `attempt ${v.attempt}` : ''));
+  vmRows(
+    'In flight',
+    s.active.filter((v) => v.state !== 'Stalled'),
+    (v) => (v.attempt && v.attempt > 1 ? `attempt ${v.attempt}` : ''),
+  );
   return out.join('\n');
 }
 
@@ -63,7 +74,10 @@ const cut = (text: string, width: number) => (text.length > width - 1 ? `${text.
 export function planFrame(s: PlanStatus, now: Date, style: Style): string[] {
   const done = planDone(s);
   const lines = [
-    cut(`${color(style, '1', `ferry plan watch ${s.name}`)}  ${s.phase}  ${s.source} → ${s.destination}  ${now.toISOString().slice(11, 19)}Z  (Ctrl-C to stop watching)`, style.width + 20),
+    cut(
+      `${color(style, '1', `ferry plan watch ${s.name}`)}  ${s.phase}  ${s.source} → ${s.destination}  ${now.toISOString().slice(11, 19)}Z  (Ctrl-C to stop watching)`,
+      style.width + 20,
+    ),
     cut(`${bar(s.total ? done / s.total : 0, 30)} ${done}/${s.total} done  ${s.inFlight} in flight (max ${s.maxInFlight})`, style.width),
     cut(`  ${countsText(s)}`, style.width),
     '',

@@ -165,7 +165,10 @@ export function migrationLines(w: Watched, now: Date, style: Style): string[] {
     const pct = percent(s);
     const detail: Seg[] = ['  '];
     if (p && pct !== undefined) {
-      detail.push([bar(p.processedBytes / p.totalBytes, BAR_WIDTH), stalled ? 'red' : w.end?.code === EXIT.ok || pct === 100 ? 'green' : 'cyan'], ` ${String(pct).padStart(3)}%  ${bytes(p.processedBytes)} / ${bytes(p.totalBytes)}`);
+      detail.push(
+        [bar(p.processedBytes / p.totalBytes, BAR_WIDTH), stalled ? 'red' : w.end?.code === EXIT.ok || pct === 100 ? 'green' : 'cyan'],
+        ` ${String(pct).padStart(3)}%  ${bytes(p.processedBytes)} / ${bytes(p.totalBytes)}`,
+      );
       if (p.iteration !== undefined && p.iteration > 1) detail.push(`  iteration ${p.iteration}`);
       detail.push('  ');
     } else if (!w.end && !stalled) {

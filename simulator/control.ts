@@ -110,7 +110,15 @@ export function parseControlArgs(argv: string[], defaults: { kubeconfig?: string
     if (values.latency && (latency!.length !== 2 || latency![0]! > latency![1]!)) fail(`--latency must be MIN-MAX in milliseconds, e.g. 20-80`);
     return {
       errors: rate
-        ? [{ rate, code, retryAfterSeconds: num(values['retry-after'], 'retry-after'), ...(values.verbs ? { verbs: values.verbs.split(',') } : {}), ...(values.resources ? { resources: values.resources.split(',') } : {}) }]
+        ? [
+            {
+              rate,
+              code,
+              retryAfterSeconds: num(values['retry-after'], 'retry-after'),
+              ...(values.verbs ? { verbs: values.verbs.split(',') } : {}),
+              ...(values.resources ? { resources: values.resources.split(',') } : {}),
+            },
+          ]
         : [],
       ...(latency ? { latencyMs: { min: latency[0], max: latency[1] } } : {}),
       ...(values['watch-drop-rate'] ? { watchDropRatePerSecond: num(values['watch-drop-rate'], 'watch-drop-rate', 0, 1) } : {}),
@@ -193,11 +201,15 @@ export async function sendControl(req: ControlRequest): Promise<unknown> {
         answer.on('end', () => done({ code: answer.statusCode ?? 0, text }));
       },
     );
-    r.on('error', (e) => reject(new Error(`${req.context} (${url.origin}, from ${req.kubeconfig}): ${e.message}: is the simulator running? (or the real bed: npm run sim -- --bed kube)`)));
+    r.on('error', (e) =>
+      reject(new Error(`${req.context} (${url.origin}, from ${req.kubeconfig}): ${e.message}: is the simulator running? (or the real bed: npm run sim -- --bed kube)`)),
+    );
     r.end(payload);
   });
   if (res.code === 403 && tokenFrom === req.context) {
-    throw new Error(`${req.context}: HTTP 403: ${res.text}\nthe controls need the bed's admin token: use a kubeconfig with a context ${adminContext}, as the real bed's has, or --context ${adminContext}`);
+    throw new Error(
+      `${req.context}: HTTP 403: ${res.text}\nthe controls need the bed's admin token: use a kubeconfig with a context ${adminContext}, as the real bed's has, or --context ${adminContext}`,
+    );
   }
   if (res.code >= 300) throw new Error(`${req.context}: HTTP ${res.code}: ${res.text}`);
   return JSON.parse(res.text) as unknown;

@@ -16,7 +16,9 @@ export const DEFAULT_FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.
 export function readManifests(dir: string): KubeObject[] {
   if (!existsSync(dir)) return [];
   const out: KubeObject[] = [];
-  for (const f of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
       if (doc.errors.length) throw new Error(`${join(dir, f)}: ${doc.errors[0]!.message}`);
       const o = doc.toJS() as KubeObject | null;

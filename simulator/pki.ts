@@ -28,7 +28,9 @@ export interface LeafCert {
 }
 
 function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
   return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
 }
 
@@ -62,10 +64,7 @@ export async function issue(
   opts: { commonName: string; dnsNames?: string[]; ips?: string[]; usage: ('server' | 'client')[]; validDays?: number },
 ): Promise<LeafCert> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
-  const san = [
-    ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
-    ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
-  ];
+  const san = [...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })), ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
   const eku = opts.usage.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: nextSerial(),

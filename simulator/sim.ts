@@ -63,7 +63,7 @@ export class Simulator {
       const kv = st.peek('KubeVirt', 'kubevirt', 'kubevirt');
       if (!kv) return true; // no KubeVirt installed in this cluster's fixtures
       if (!st.peek('ConfigMap', 'kubevirt', 'kubevirt-ca') || !st.peek('ConfigMap', 'kubevirt', 'kubevirt-external-ca')) return false;
-      if (!((kv.status as { synchronizationAddresses?: string[] } | undefined)?.synchronizationAddresses?.length)) return false;
+      if (!(kv.status as { synchronizationAddresses?: string[] } | undefined)?.synchronizationAddresses?.length) return false;
       for (const vm of st.scan('VirtualMachine')) {
         const spec = vm.spec as { runStrategy?: string; running?: boolean };
         if (!(spec.runStrategy === 'Always' || spec.running === true)) continue;

@@ -132,7 +132,10 @@ const scenarios: Scenario[] = [
         const result = (await handle.result()) as MigrationResult;
         expect(result.outcome === 'Succeeded' && result.attempts === 1, `recover: expected Succeeded on attempt 1, got ${JSON.stringify(result)}`);
         const status = await handle.query(statusQuery);
-        expect(status.history.some((h) => h.note === 'recovered without intervention'), 'recover: no self-recovery in the status history');
+        expect(
+          status.history.some((h) => h.note === 'recovered without intervention'),
+          'recover: no self-recovery in the status history',
+        );
         return handle;
       } finally {
         await stack.sim.partition(false);
@@ -145,7 +148,10 @@ const scenarios: Scenario[] = [
       // Nobody decides: the `retry` fallback retries once, stalls again, then exhausts and cancels.
       await stack.sim.partition(true);
       try {
-        const handle = await startMigration(stack, await fleetInput(stack, 'fallback', { handshakeTimeout: '2s', decisionWindow: '2s', stallFallback: 'retry', maxAutoRetries: 1 }));
+        const handle = await startMigration(
+          stack,
+          await fleetInput(stack, 'fallback', { handshakeTimeout: '2s', decisionWindow: '2s', stallFallback: 'retry', maxAutoRetries: 1 }),
+        );
         const result = (await handle.result()) as MigrationResult;
         expect(result.outcome === 'RolledBack' && result.attempts === 2, `fallback: expected RolledBack after 2 attempts, got ${JSON.stringify(result)}`);
         return handle;

@@ -78,7 +78,10 @@ async function follow(handle: WorkflowHandle, vm: string): Promise<MigrationStat
         last = key;
         const pct = copied !== undefined ? ` ${copied}%` : '';
         if (s.phase === 'Stalled') say(red(`${vm}: Stalled in ${s.stall?.phase}: ${s.stall?.diagnosis}`));
-        else say(`${vm}: ${s.phase}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}${s.phase === 'Synchronizing' ? pct : ''}${s.phase === 'Failed' && s.error ? `: ${s.error.split('\n').slice(0, 3).join(' ')}` : ''}`);
+        else
+          say(
+            `${vm}: ${s.phase}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}${s.phase === 'Synchronizing' ? pct : ''}${s.phase === 'Failed' && s.error ? `: ${s.error.split('\n').slice(0, 3).join(' ')}` : ''}`,
+          );
       }
     }
     if (ended) return (await handle.query(statusQuery).catch(() => final)) ?? final;
@@ -135,7 +138,10 @@ async function main(): Promise<number> {
       const m = migrationInputSchema.parse(input);
       const workflowId = migrationWorkflowId(m);
       // A rerun of the demo against the same SQLite file starts fresh migrations under the same IDs.
-      await client.workflow.getHandle(workflowId).terminate('demo restarted').catch(() => undefined);
+      await client.workflow
+        .getHandle(workflowId)
+        .terminate('demo restarted')
+        .catch(() => undefined);
       return client.workflow.start('migrateVm', { taskQueue: TASK_QUEUE, workflowId, args: [input], staticSummary: staticSummary(m), staticDetails: staticDetails(m) });
     };
     const outcomeOf = async (h: WorkflowHandle): Promise<string> => {
@@ -157,7 +163,7 @@ async function main(): Promise<number> {
     // Act 2: a partition between the clusters' sync endpoints; the migration stalls with a diagnosis.
     say(bold('Act 2: the network between the clusters is cut; db-01 stalls'));
     await sim.partition(true);
-    say('partition ON: the source cannot reach the destination\'s synchronization address');
+    say("partition ON: the source cannot reach the destination's synchronization address");
     const db = await start('db-01');
     const dbFollowed = follow(db, 'db-01');
     for (;;) {

@@ -40,7 +40,6 @@ export function findOnPath(fileName: string): string | undefined {
   return undefined;
 }
 
-
 export async function stopChild(child: ChildProcess, exited: Promise<ExitStatus>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {
     await exited;
@@ -48,15 +47,11 @@ export async function stopChild(child: ChildProcess, exited: Promise<ExitStatus>
   }
   child.kill('SIGTERM');
   const ac = new AbortController();
-  const gone = await Promise.race([
-    exited.then(() => true),
-    delay(STOP_GRACE_MS, false, { signal: ac.signal }).catch(() => true),
-  ]);
+  const gone = await Promise.race([exited.then(() => true), delay(STOP_GRACE_MS, false, { signal: ac.signal }).catch(() => true)]);
   ac.abort();
   if (!gone) child.kill('SIGKILL');
   await exited;
 }
-
 
 // ---------------------------------------------------------------------------------------------------
 // Making sure no server outlives this process
@@ -107,7 +102,6 @@ export function reapOnParentExit(child: ChildProcess, exited: Promise<ExitStatus
   });
 }
 
-
 /** Bind `port` (0: any) on `host` and release it; the port bound. */
 function bindAndRelease(port: number, host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -146,7 +140,6 @@ export async function isPortOpen(port: number, host = LOOPBACK, timeoutMs = 1_00
   });
 }
 
-
 /** Resolves (never rejects) when the child is gone, including when it could not be spawned at all. */
 export function exitOf(child: ChildProcess): Promise<ExitStatus> {
   return new Promise((resolveExit) => {
@@ -165,7 +158,6 @@ export function describeExit(status: ExitStatus): string {
 export function forEachLine(stream: Readable | null, onLine: (line: string) => void): void {
   if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
 }
-
 
 /** The last `max` lines of a process's output, for error messages. */
 export class LineTail {

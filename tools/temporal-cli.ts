@@ -61,8 +61,7 @@ export function findTemporalCli(): string | undefined {
     const path = resolve(fromEnv);
     if (!isExecutableFile(path)) {
       throw new Error(
-        `${TEMPORAL_CLI_ENV}=${fromEnv} does not name an executable file. ` +
-          `Point ${TEMPORAL_CLI_ENV} at a Temporal CLI binary, or unset it to search PATH and ${LOCAL_BIN}.`,
+        `${TEMPORAL_CLI_ENV}=${fromEnv} does not name an executable file. ` + `Point ${TEMPORAL_CLI_ENV} at a Temporal CLI binary, or unset it to search PATH and ${LOCAL_BIN}.`,
       );
     }
     return path;
@@ -170,7 +169,6 @@ export interface DevServer {
   /** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. Idempotent. */
   stop(): Promise<void>;
 }
-
 
 /** The `temporal` arguments for a dev server; exported so tests can check them without spawning. */
 export function devServerArgs(opts: { port: number; uiPort: number | false; dbFile?: string; namespace?: string }): string[] {
@@ -292,4 +290,3 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let result: Promise<T> | undefined;
   return () => (result ??= fn());
 }
-

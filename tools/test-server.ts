@@ -164,7 +164,8 @@ export async function ensureTestServer(opts: { log?: Log } = {}): Promise<string
       rmSync(tmp, { recursive: true, force: true });
       throw e;
     }
-    if (existsSync(join(installDir, 'lib'))) rmSync(tmp, { recursive: true, force: true }); // another install finished first
+    if (existsSync(join(installDir, 'lib')))
+      rmSync(tmp, { recursive: true, force: true }); // another install finished first
     else renameSync(tmp, installDir);
   }
   const tmpLauncher = `${TEST_SERVER_LAUNCHER}.partial-${process.pid}`;

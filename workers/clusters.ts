@@ -47,7 +47,11 @@ export class KubeconfigRegistry implements ClusterRegistry {
     if (!c) {
       throw ApplicationFailure.create({
         type: FailureTypes.InvalidInput,
-        message: `unknown cluster "${name}": this worker knows ${this.names().map((n) => `"${n}"`).join(', ') || 'no clusters'} (kubeconfig contexts)`,
+        message: `unknown cluster "${name}": this worker knows ${
+          this.names()
+            .map((n) => `"${n}"`)
+            .join(', ') || 'no clusters'
+        } (kubeconfig contexts)`,
         nonRetryable: true,
       });
     }

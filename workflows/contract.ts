@@ -37,7 +37,10 @@ export const clusterName = (what: string) =>
     .string({ error: `${what} is required: the name of a cluster (a kubeconfig context) known to the worker` })
     .min(1, `${what} is required: the name of a cluster (a kubeconfig context) known to the worker`)
     .max(CLUSTER_NAME_MAX, atMost(what, CLUSTER_NAME_MAX, 'a cluster is a kubeconfig context name'))
-    .refine((v) => v === '' || /^[A-Za-z0-9]([-A-Za-z0-9_.@:/]*[A-Za-z0-9])?$/.test(v), `${what} must be a kubeconfig context name (letters, digits, '-', '_', '.', '@', ':', '/')`);
+    .refine(
+      (v) => v === '' || /^[A-Za-z0-9]([-A-Za-z0-9_.@:/]*[A-Za-z0-9])?$/.test(v),
+      `${what} must be a kubeconfig context name (letters, digits, '-', '_', '.', '@', ':', '/')`,
+    );
 
 /**
  * A VirtualMachine's name. The API server admits any DNS-1123 subdomain (253), but KubeVirt copies
@@ -151,18 +154,25 @@ export const optionOverridesSchema = z
 
 /** Where a migration (or a plan) goes; the namespace defaults to the source VM's. */
 export const destinationSchema = z
-  .object({
-    cluster: clusterName('destination.cluster'),
-    namespace: label('destination.namespace').optional(),
-  }, { error: 'destination is required: {cluster, namespace?}' })
+  .object(
+    {
+      cluster: clusterName('destination.cluster'),
+      namespace: label('destination.namespace').optional(),
+    },
+    { error: 'destination is required: {cluster, namespace?}' },
+  )
   .strict();
 /** Source storage class → destination storage class for the blank disks. */
 export const storageClassMapSchema = z
-  .record(z.string(), z.string({ error: 'must be a storage class name' }).min(1, 'must not be empty: name the destination storage class'), { error: 'storageClassMap must be an object: {"source-class": "destination-class"}' })
+  .record(z.string(), z.string({ error: 'must be a storage class name' }).min(1, 'must not be empty: name the destination storage class'), {
+    error: 'storageClassMap must be an object: {"source-class": "destination-class"}',
+  })
   .default({});
 /** Source Multus network `ns/name` → destination `ns/name`. */
 export const networkMapSchema = z
-  .record(z.string(), z.string({ error: 'must be a network: "namespace/name"' }).min(1, 'must not be empty: name the destination network as "namespace/name"'), { error: 'networkMap must be an object: {"ns/source-net": "ns/destination-net"}' })
+  .record(z.string(), z.string({ error: 'must be a network: "namespace/name"' }).min(1, 'must not be empty: name the destination network as "namespace/name"'), {
+    error: 'networkMap must be an object: {"ns/source-net": "ns/destination-net"}',
+  })
   .default({});
 
 /** The plan a child migration belongs to (its name, bounded by the plan schema's 100). */
@@ -171,18 +181,24 @@ const PLAN_REF_MAX = 200;
 export const migrationInputSchema = z
   .object({
     source: z
-      .object({
-        cluster: clusterName('source.cluster'),
-        namespace: label('source.namespace'),
-        name: vmName('source.name'),
-      }, { error: 'source is required: {cluster, namespace, name}' })
+      .object(
+        {
+          cluster: clusterName('source.cluster'),
+          namespace: label('source.namespace'),
+          name: vmName('source.name'),
+        },
+        { error: 'source is required: {cluster, namespace, name}' },
+      )
       .strict(),
     destination: destinationSchema,
     storageClassMap: storageClassMapSchema,
     networkMap: networkMapSchema,
     options: optionsSchema.prefault({}),
     /** Set by a plan: links the child to its plan (search attribute FerryPlan). */
-    plan: z.string({ error: 'plan must be a plan name' }).max(PLAN_REF_MAX, atMost('plan', PLAN_REF_MAX, 'a plan name')).optional(),
+    plan: z
+      .string({ error: 'plan must be a plan name' })
+      .max(PLAN_REF_MAX, atMost('plan', PLAN_REF_MAX, 'a plan name'))
+      .optional(),
   })
   .strict()
   .transform((i) => ({ ...i, destination: { ...i.destination, namespace: i.destination.namespace ?? i.source.namespace } }))

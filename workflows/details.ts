@@ -65,7 +65,15 @@ export function currentDetails(s: MigrationStatus, namespace = 'default'): strin
   if (pct(s) !== undefined && !ended) facts.push(`**Copied** ${pct(s)}%`);
   lines.push('', ...facts.map((f) => `- ${f}`));
   if (s.stall) {
-    lines.push('', `**Diagnosis:** ${s.stall.diagnosis}`, '', 'Decide with one of (retry after fixing the cause; extend to wait longer; cancel to roll back, the source VM keeps running):', '```', ...commands(s.workflowId, namespace), '```');
+    lines.push(
+      '',
+      `**Diagnosis:** ${s.stall.diagnosis}`,
+      '',
+      'Decide with one of (retry after fixing the cause; extend to wait longer; cancel to roll back, the source VM keeps running):',
+      '```',
+      ...commands(s.workflowId, namespace),
+      '```',
+    );
   }
   if (s.error) lines.push('', `**Error:** ${code(s.error)}`);
   lines.push('');

@@ -11,16 +11,7 @@
  * a bounded history. Cancelling the plan asks each child to cancel (each rolls back on its own) and
  * starts no more.
  */
-import {
-  allHandlersFinished,
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  ContinueAsNew,
-  continueAsNew,
-  isCancellation,
-  proxyActivities,
-} from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { describeInputIssues, FailureTypes } from './contract.js';
 import { addPlanCollisions } from './plan-collisions.js';

@@ -189,7 +189,11 @@ async function unwind(run: MigrationRun, controls: Controls, e: unknown): Promis
   if (rb.sourceVMIPhase !== 'Running') {
     const vmi = rb.sourceVMIPhase ?? 'missing';
     run.enter('Failed', `rolled back, but the source VMI is ${vmi}`);
-    throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message: `${reason}; rolled back, but the source VMI is ${vmi}: check the source VM`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: FailureTypes.MigrationFailed,
+      message: `${reason}; rolled back, but the source VMI is ${vmi}: check the source VM`,
+      nonRetryable: true,
+    });
   }
   run.status.created = [];
   if (cancelled) return endRolledBack(run, controls, e, reason, reason);

@@ -61,7 +61,13 @@ export class MigrationRun {
 
   /** The arguments every attempt-scoped activity gets. */
   attemptRef() {
-    return { workflowId: this.status.workflowId, migration: this.migration, attempt: this.status.attempt, migrationId: this.status.migrationId ?? '', runStrategy: this.runStrategy };
+    return {
+      workflowId: this.status.workflowId,
+      migration: this.migration,
+      attempt: this.status.attempt,
+      migrationId: this.status.migrationId ?? '',
+      runStrategy: this.runStrategy,
+    };
   }
 
   ids() {
@@ -148,4 +154,3 @@ export class MigrationRun {
     await this.toPlan?.flush();
   }
 }
-

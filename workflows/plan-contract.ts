@@ -5,7 +5,20 @@
  * Temporal CLI is checked like one from ferry's CLI).
  */
 import { z } from 'zod';
-import { atMost, clusterName, describeInputIssues, destinationSchema, label, migrationInputSchema, networkMapSchema, optionOverridesSchema, storageClassMapSchema, type Migration, type MigrationInput, type PreflightIssue } from './contract.js';
+import {
+  atMost,
+  clusterName,
+  describeInputIssues,
+  destinationSchema,
+  label,
+  migrationInputSchema,
+  networkMapSchema,
+  optionOverridesSchema,
+  storageClassMapSchema,
+  type Migration,
+  type MigrationInput,
+  type PreflightIssue,
+} from './contract.js';
 import { type Phase, TERMINAL_PHASES } from './phases.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 20;
@@ -78,7 +91,8 @@ export const planInputSchema = z
       const checked = migrationInputSchema.safeParse(vmMigrationInput(p as PlanInputShape, vm));
       // Fields the plan itself validates (clusters, namespaces, options) are reported once, there.
       const own = (line: string) => !/^(source\.cluster|destination\.cluster|destination\.namespace|options\.)/.test(line);
-      if (!checked.success) for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${shown}): ${line}` });
+      if (!checked.success)
+        for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${shown}): ${line}` });
     });
   });
 

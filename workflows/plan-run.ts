@@ -49,12 +49,17 @@ export class PlanRun {
   private detailsDirty = true;
   private readonly info = workflowInfo();
 
-  constructor(readonly plan: Plan, carry: PlanCarry | undefined) {
-    this.children = new Map(plan.vms.map((vm) => {
-      const input = vmMigrationInput(plan, vm);
-      const migration = migrationInputSchema.parse(input);
-      return [migrationWorkflowId(migration), { input, migration }];
-    }));
+  constructor(
+    readonly plan: Plan,
+    carry: PlanCarry | undefined,
+  ) {
+    this.children = new Map(
+      plan.vms.map((vm) => {
+        const input = vmMigrationInput(plan, vm);
+        const migration = migrationInputSchema.parse(input);
+        return [migrationWorkflowId(migration), { input, migration }];
+      }),
+    );
     this.state = carry ?? {
       phase: 'Validating',
       startedAt: nowIso(),
@@ -208,7 +213,10 @@ export class PlanRun {
         staticDetails: staticDetails(m),
       });
       // A cancel that came while this child was starting could not reach it: tell it now.
-      if (state.cancelReason !== undefined) void getExternalWorkflowHandle(v.workflowId).signal(cancelSignal, { reason: `plan ${plan.name} cancelled: ${state.cancelReason}` }).catch(() => undefined);
+      if (state.cancelReason !== undefined)
+        void getExternalWorkflowHandle(v.workflowId)
+          .signal(cancelSignal, { reason: `plan ${plan.name} cancelled: ${state.cancelReason}` })
+          .catch(() => undefined);
       // A child reports its end just before it closes; its slot frees when it has closed. The result
       // also settles ends no report describes (e.g. a terminated child).
       this.closing.add(v.workflowId);

@@ -15,14 +15,7 @@ export const FerrySourceCluster = defineSearchAttributeKey('FerrySourceCluster',
 export const FerryDestinationCluster = defineSearchAttributeKey('FerryDestinationCluster', SearchAttributeType.KEYWORD);
 
 /** Every ferry key; registration and tests iterate this, so a new key needs adding only here. */
-export const ferrySearchAttributeKeys = [
-  FerryPhase,
-  FerryStalled,
-  FerryVm,
-  FerryPlan,
-  FerrySourceCluster,
-  FerryDestinationCluster,
-] as const;
+export const ferrySearchAttributeKeys = [FerryPhase, FerryStalled, FerryVm, FerryPlan, FerrySourceCluster, FerryDestinationCluster] as const;
 
 /** Type names as the Temporal CLI spells them (`--search-attribute Name=Type`, `--type Type`). */
 export type CliSearchAttributeType = 'Text' | 'Keyword' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';

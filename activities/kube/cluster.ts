@@ -71,9 +71,11 @@ export class ClusterClient {
       case 'PersistentVolumeClaim':
         return plain(await this.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name }));
       default:
-        return (r.namespaced
-          ? await this.custom.getNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, name })
-          : await this.custom.getClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, name })) as KubeObject;
+        return (
+          r.namespaced
+            ? await this.custom.getNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, name })
+            : await this.custom.getClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, name })
+        ) as KubeObject;
     }
   }
 
@@ -112,9 +114,11 @@ export class ClusterClient {
       case 'PersistentVolumeClaim':
         return plain(await this.core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: body as k8s.V1PersistentVolumeClaim }));
       default:
-        return (r.namespaced
-          ? await this.custom.createNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, body })
-          : await this.custom.createClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, body })) as KubeObject;
+        return (
+          r.namespaced
+            ? await this.custom.createNamespacedCustomObject({ group: r.group, version: r.version, namespace: ns, plural: r.plural, body })
+            : await this.custom.createClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, body })
+        ) as KubeObject;
     }
   }
 
@@ -141,7 +145,9 @@ export class ClusterClient {
   async mergePatch(kind: KindName, namespace: string, name: string, patch: object): Promise<KubeObject> {
     const r = this.ref(kind);
     if (!r.group) throw new Error(`ferry does not patch ${kind}`);
-    return (await withRetry(() => this.custom.patchNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural, name, body: patch }, merge))) as KubeObject;
+    return (await withRetry(() =>
+      this.custom.patchNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural, name, body: patch }, merge),
+    )) as KubeObject;
   }
 
   /** Delete; true if it was there. Foreground propagation so a VM's VMI goes with it. */
@@ -207,7 +213,9 @@ export class AccessReviews {
 
   /** The rules that apply in `namespace`; `incomplete` when the authorizer cannot list them all. */
   async rules(namespace: string): Promise<{ rules: PolicyRule[]; incomplete: boolean }> {
-    const r = await withRetry(() => this.api.createSelfSubjectRulesReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } } }));
+    const r = await withRetry(() =>
+      this.api.createSelfSubjectRulesReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } } }),
+    );
     return { rules: (r.status?.resourceRules ?? []) as PolicyRule[], incomplete: r.status?.incomplete === true };
   }
 

@@ -21,12 +21,7 @@ export async function checkDisks(s: Scope, vm: KubeObject): Promise<Issues & { d
 
     const dvThere = await s.get(dst, 'DataVolume', dstNs, disk.name);
     const pvcThere = await s.get(dst, 'PersistentVolumeClaim', dstNs, disk.name);
-    const clash =
-      dvThere && !s.ours(dvThere)
-        ? dvThere
-        : pvcThere && !s.ours(pvcThere) && !(dvThere && s.ours(dvThere) && controlledBy(pvcThere, dvThere))
-          ? pvcThere
-          : undefined;
+    const clash = dvThere && !s.ours(dvThere) ? dvThere : pvcThere && !s.ours(pvcThere) && !(dvThere && s.ours(dvThere) && controlledBy(pvcThere, dvThere)) ? pvcThere : undefined;
     if (clash) {
       f.block(
         'DiskNameCollision',
@@ -35,7 +30,10 @@ export async function checkDisks(s: Scope, vm: KubeObject): Promise<Issues & { d
     }
   }
   for (const [sc, claims] of unmappedClasses) {
-    f.warn('StorageClassUnmapped', `storage class ${sc} (used by ${claims.join(', ')}) has no entry in storageClassMap: the destination disks keep storage class ${sc}, which must exist on ${dst.name}`);
+    f.warn(
+      'StorageClassUnmapped',
+      `storage class ${sc} (used by ${claims.join(', ')}) has no entry in storageClassMap: the destination disks keep storage class ${sc}, which must exist on ${dst.name}`,
+    );
   }
   return { blockers: f.blockers, warnings: f.warnings, diskBytes };
 }

@@ -8,7 +8,10 @@ export async function checkVMName(s: Scope): Promise<Issues> {
   const name = s.m.source.name;
   const there = await s.get(s.dst, 'VirtualMachine', s.dstNs, name);
   if (there && !s.ours(there)) {
-    f.block('VMNameCollision', `a VM ${s.dstNs}/${name} already exists on the destination cluster ${s.dst.name} and was not created by this migration: delete or rename it, or migrate to another namespace`);
+    f.block(
+      'VMNameCollision',
+      `a VM ${s.dstNs}/${name} already exists on the destination cluster ${s.dst.name} and was not created by this migration: delete or rename it, or migrate to another namespace`,
+    );
   }
   return only(f);
 }

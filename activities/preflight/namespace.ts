@@ -11,6 +11,7 @@ export async function checkDestinationNamespace(s: Scope): Promise<Issues> {
       throw apiFailure(e, `reading namespace ${s.dstNs}`, s.dst.name);
     },
   );
-  if (!exists) f.block('DestinationNamespaceMissing', `namespace ${s.dstNs} does not exist on the destination cluster ${s.dst.name}: create it first (ferry does not create namespaces)`);
+  if (!exists)
+    f.block('DestinationNamespaceMissing', `namespace ${s.dstNs} does not exist on the destination cluster ${s.dst.name}: create it first (ferry does not create namespaces)`);
   return only(f);
 }

@@ -10,7 +10,10 @@ export function checkNetworks(s: Scope, vm: KubeObject): Issues {
     if (!net) continue;
     const key = qualifiedNetwork(net, s.srcNs);
     if (!s.m.networkMap[key] && !s.m.networkMap[net]) {
-      f.warn('NetworkUnmapped', `Multus network ${key} (network ${n.name} of ${s.vmRef}) has no entry in networkMap: the target VM refers to it unchanged, so it must exist on ${s.dst.name}`);
+      f.warn(
+        'NetworkUnmapped',
+        `Multus network ${key} (network ${n.name} of ${s.vmRef}) has no entry in networkMap: the target VM refers to it unchanged, so it must exist on ${s.dst.name}`,
+      );
     }
   }
   return only(f);

@@ -14,11 +14,18 @@ export async function checkReferences(s: Scope, vm: KubeObject): Promise<Issues>
     for (const name of names) {
       const there = await s.get(dst, kind, dstNs, name);
       if (there) {
-        if (!s.ours(there)) f.warn('ExistingObjectReused', `${kind} ${dstNs}/${name} already exists on the destination cluster ${dst.name}: it is used as-is, not overwritten; make sure it fits ${s.m.source.name}`);
+        if (!s.ours(there))
+          f.warn(
+            'ExistingObjectReused',
+            `${kind} ${dstNs}/${name} already exists on the destination cluster ${dst.name}: it is used as-is, not overwritten; make sure it fits ${s.m.source.name}`,
+          );
         continue;
       }
       if (!optional.has(`${kind}/${name}`) && !(await s.get(src, kind, srcNs, name))) {
-        f.block('MissingReferencedObject', `${s.vmRef} refers to ${kind} ${srcNs}/${name}, which exists neither on the source nor in namespace ${dstNs} on ${dst.name}: recreate it on either side`);
+        f.block(
+          'MissingReferencedObject',
+          `${s.vmRef} refers to ${kind} ${srcNs}/${name}, which exists neither on the source nor in namespace ${dstNs} on ${dst.name}: recreate it on either side`,
+        );
       }
     }
   }

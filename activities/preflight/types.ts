@@ -24,7 +24,11 @@ export async function checkTypes(s: Scope, vm: KubeObject): Promise<Issues & { t
           `${s.vmRef} refers to ${kind} ${srcNs}/${ref.name}, which exists neither on the source cluster ${src.name} nor in namespace ${dstNs} on ${dst.name}: recreate it on the source, or create it in the destination namespace`,
         );
       }
-      if (there && !s.ours(there)) f.warn('ExistingObjectReused', `${kind} ${dstNs}/${ref.name} already exists on the destination cluster ${dst.name}: it is used as-is, not copied; make sure it matches the source's`);
+      if (there && !s.ours(there))
+        f.warn(
+          'ExistingObjectReused',
+          `${kind} ${dstNs}/${ref.name} already exists on the destination cluster ${dst.name}: it is used as-is, not copied; make sure it matches the source's`,
+        );
       if (which === 'instancetype') typeMemory = parseBytes(field(here ?? there, 'spec.memory.guest'));
     } else {
       const there = await s.get(dst, kind, undefined, ref.name);

@@ -8,8 +8,14 @@ import { errorMessage } from '../../workflows/errors.js';
 export type Control = 'retry' | 'cancel' | 'extend';
 
 const what: Record<Control, { summary: string; example: string }> = {
-  retry: { summary: 'Retry a Stalled migration: clean up this attempt and start a new one with a new migration ID.', example: "ferry retry migration/source/demo/web-01 --reason 'partition healed'" },
-  cancel: { summary: 'Cancel a migration before cutover: roll back, the source VM keeps running.', example: "ferry cancel migration/source/demo/web-01 --reason 'change window over'" },
+  retry: {
+    summary: 'Retry a Stalled migration: clean up this attempt and start a new one with a new migration ID.',
+    example: "ferry retry migration/source/demo/web-01 --reason 'partition healed'",
+  },
+  cancel: {
+    summary: 'Cancel a migration before cutover: roll back, the source VM keeps running.',
+    example: "ferry cancel migration/source/demo/web-01 --reason 'change window over'",
+  },
   extend: { summary: 'Push the running deadline (also while Stalled: the migration goes back to waiting).', example: 'ferry extend migration/source/demo/web-01 --by 10m' },
 };
 

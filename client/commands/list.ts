@@ -57,7 +57,13 @@ export async function list(argv: string[]): Promise<ExitCode> {
     }
     if (format === 'json') console.log(JSON.stringify(found, null, 2));
     else if (!found.length) console.log(v.stalled ? 'No stalled migrations.' : 'No migrations.');
-    else console.log(table(['WORKFLOW ID', 'VM', 'PHASE', 'STATUS'], found.map((m) => [m.workflowId, m.vm ?? '-', m.phase ?? '-', m.status])));
+    else
+      console.log(
+        table(
+          ['WORKFLOW ID', 'VM', 'PHASE', 'STATUS'],
+          found.map((m) => [m.workflowId, m.vm ?? '-', m.phase ?? '-', m.status]),
+        ),
+      );
     return EXIT.ok;
   } finally {
     await conn.close();

@@ -2,7 +2,15 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { alreadyRunning, connect } from '../connection.js';
 import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, onePositional, parse, sleep, UsageError, type ExitCode } from '../cli.js';
-import { describeInputIssues, migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type MigrationInput, type MigrationResult, type MigrationStatus } from '../../workflows/contract.js';
+import {
+  describeInputIssues,
+  migrationInputSchema,
+  migrationWorkflowId,
+  TASK_QUEUE,
+  type MigrationInput,
+  type MigrationResult,
+  type MigrationStatus,
+} from '../../workflows/contract.js';
 import { staticDetails, staticSummary } from '../../workflows/details.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { ending } from '../progress.js';

@@ -162,11 +162,17 @@ async function validatePlan(v: Values): Promise<ExitCode> {
   if (format === 'json') {
     console.log(JSON.stringify({ ok: blocked.length === 0, plan: p.name, onBlocked: p.onBlocked, warnings, vms: results }, null, 2));
   } else {
-    console.log(`Plan ${p.name}: ${p.vms.length} VM(s) ${p.source.cluster} → ${p.destination.cluster}, ${p.maxInFlight} at a time, onBlocked ${p.onBlocked} (dry run, nothing written)\n`);
+    console.log(
+      `Plan ${p.name}: ${p.vms.length} VM(s) ${p.source.cluster} → ${p.destination.cluster}, ${p.maxInFlight} at a time, onBlocked ${p.onBlocked} (dry run, nothing written)\n`,
+    );
     console.log(
       table(
         ['VM', 'RESULT', 'BLOCKERS / WARNINGS'],
-        results.map((r) => [r.vm, r.report.blockers.length ? 'BLOCKED' : 'ok', [...r.report.blockers.map((b) => `${b.code}: ${b.message}`), ...r.report.warnings.map((w) => `warning ${w.code}`)].join('; ')]),
+        results.map((r) => [
+          r.vm,
+          r.report.blockers.length ? 'BLOCKED' : 'ok',
+          [...r.report.blockers.map((b) => `${b.code}: ${b.message}`), ...r.report.warnings.map((w) => `warning ${w.code}`)].join('; '),
+        ]),
       ),
     );
     console.log(
@@ -274,7 +280,9 @@ async function watchPlan(handle: WorkflowHandle, interval: string | undefined): 
     const outcome = await result;
     if (outcome.ok) {
       const r = outcome.r;
-      console.log(`Plan ${r.name} ${r.outcome} in ${(r.durationMs / 1000).toFixed(1)} s: ${r.succeeded} succeeded, ${r.failed} failed, ${r.rolledBack} rolled back, ${r.skipped} skipped of ${r.total}`);
+      console.log(
+        `Plan ${r.name} ${r.outcome} in ${(r.durationMs / 1000).toFixed(1)} s: ${r.succeeded} succeeded, ${r.failed} failed, ${r.rolledBack} rolled back, ${r.skipped} skipped of ${r.total}`,
+      );
       return planExitCode(r);
     }
     const why = errorMessage(outcome.e);

@@ -44,7 +44,23 @@ Exit codes:
   2  usage error`;
 
 /** Flags of either parser that take a value (the word after them is not a command). */
-const VALUED = new Set(['--kubeconfig', '--context', '--error-rate', '--code', '--retry-after', '--verbs', '--resources', '--latency', '--watch-drop-rate', '--seed', '--fixtures', '--source-port', '--destination-port', '--bed', '--dir']);
+const VALUED = new Set([
+  '--kubeconfig',
+  '--context',
+  '--error-rate',
+  '--code',
+  '--retry-after',
+  '--verbs',
+  '--resources',
+  '--latency',
+  '--watch-drop-rate',
+  '--seed',
+  '--fixtures',
+  '--source-port',
+  '--destination-port',
+  '--bed',
+  '--dir',
+]);
 
 function firstWord(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
@@ -64,7 +80,8 @@ export async function sim(argv: string[]): Promise<ExitCode> {
   }
   const word = firstWord(args);
   if (word !== undefined) {
-    if (!(CONTROL_COMMANDS as readonly string[]).includes(word)) throw new UsageError([`unknown sim command "${word}": use ${CONTROL_COMMANDS.join(', ')}, or no command to run the simulator`]);
+    if (!(CONTROL_COMMANDS as readonly string[]).includes(word))
+      throw new UsageError([`unknown sim command "${word}": use ${CONTROL_COMMANDS.join(', ')}, or no command to run the simulator`]);
     try {
       const req = parseControlArgs(args, process.env.FERRY_KUBECONFIG ? { kubeconfig: process.env.FERRY_KUBECONFIG } : {});
       console.log(JSON.stringify(await sendControl(req), null, 2));

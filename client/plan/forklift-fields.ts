@@ -20,18 +20,31 @@ type Severity = 'error' | 'warning';
 type Verdict = { severity: Severity; why: string } | undefined;
 type Rule = (value: unknown, entry: Record<string, unknown>) => Verdict;
 
-const error = (why: string): Rule => () => ({ severity: 'error', why });
-const warning = (why: string): Rule => () => ({ severity: 'warning', why });
-const errorUnless = (ok: (v: unknown, entry: Record<string, unknown>) => boolean, why: string): Rule => (v, e) => (ok(v, e) ? undefined : { severity: 'error', why });
+const error =
+  (why: string): Rule =>
+  () => ({ severity: 'error', why });
+const warning =
+  (why: string): Rule =>
+  () => ({ severity: 'warning', why });
+const errorUnless =
+  (ok: (v: unknown, entry: Record<string, unknown>) => boolean, why: string): Rule =>
+  (v, e) =>
+    ok(v, e) ? undefined : { severity: 'error', why };
 
 const CONVERSION = 'a guest-conversion (virt-v2v) setting; a live migration converts nothing';
 /** Forklift's own default for OpenShift sources: the destination PVC keeps the source PVC's name, as ferry does. */
 const SOURCE_PVC_NAME = '{{.SourcePVCName}}';
 
-const pvcNameTemplate = errorUnless((v) => v === SOURCE_PVC_NAME, `ferry gives each destination disk the name of its source disk (Forklift's ${SOURCE_PVC_NAME}); other names are not supported`);
-const targetPowerState = errorUnless((v) => v === 'auto', "ferry gives each target VM its source VM's run strategy (targetPowerState: auto); forcing it on or off is not supported");
+const pvcNameTemplate = errorUnless(
+  (v) => v === SOURCE_PVC_NAME,
+  `ferry gives each destination disk the name of its source disk (Forklift's ${SOURCE_PVC_NAME}); other names are not supported`,
+);
+const targetPowerState = errorUnless(
+  (v) => v === 'auto',
+  "ferry gives each target VM its source VM's run strategy (targetPowerState: auto); forcing it on or off is not supported",
+);
 const nestedVirt = error("ferry copies the source VM's CPU features unchanged; it would not add or remove vmx/svm");
-const namingTemplate = warning("Forklift does not apply it to OpenShift sources either: interface and volume names are kept");
+const namingTemplate = warning('Forklift does not apply it to OpenShift sources either: interface and volume names are kept');
 const sharedDisks = warning('ferry never migrates shared disks: preflight refuses a VM with a shareable disk');
 const deleteOnFail = warning("ferry always removes what it created on the destination when a migration fails or is cancelled, as Forklift's live migrator does");
 const rdm = warning('applies to vSphere RDM disks only');
@@ -48,7 +61,9 @@ export const PLAN_RULES: Record<string, Rule> = {
   targetPowerState,
   enableNestedVirtualization: nestedVirt,
   serviceAccount: warning('ferry runs no pods in the target namespace'),
-  transferNetwork: warning("it selects the network for cold and warm disk copies; a live migration moves guest state and disks over KubeVirt's migration network, which neither ferry nor Forklift's live migrator chooses"),
+  transferNetwork: warning(
+    "it selects the network for cold and warm disk copies; a live migration moves guest state and disks over KubeVirt's migration network, which neither ferry nor Forklift's live migrator chooses",
+  ),
   convertorLabels: warning(CONVERSION),
   convertorNodeSelector: warning(CONVERSION),
   convertorAffinity: warning(CONVERSION),
@@ -81,7 +96,10 @@ export const VM_HANDLED = new Set(['id', 'name', 'namespace', 'type']);
 export const VM_RULES: Record<string, Rule> = {
   hooks: error('ferry runs no migration hooks: the pre/post-migration hook jobs would not run'),
   instanceType: error("ferry keeps the source VM's instancetype; it would not apply this one"),
-  targetName: errorUnless((v, vm) => v === vm.name || (typeof vm.name === 'string' && vm.name.endsWith(`/${String(v)}`)), 'ferry keeps the VM name: renaming on the destination is not supported'),
+  targetName: errorUnless(
+    (v, vm) => v === vm.name || (typeof vm.name === 'string' && vm.name.endsWith(`/${String(v)}`)),
+    'ferry keeps the VM name: renaming on the destination is not supported',
+  ),
   pvcNameTemplate,
   targetPowerState,
   enableNestedVirtualization: nestedVirt,
@@ -97,13 +115,7 @@ export const VM_RULES: Record<string, Rule> = {
 };
 
 /** Reports every non-zero field of `entry` that is not handled: by its rule, or as unknown. */
-export function reportFields(
-  entry: Record<string, unknown>,
-  where: string,
-  handled: Set<string>,
-  rules: Record<string, Rule>,
-  findings: Findings,
-): void {
+export function reportFields(entry: Record<string, unknown>, where: string, handled: Set<string>, rules: Record<string, Rule>, findings: Findings): void {
   for (const [key, value] of Object.entries(entry)) {
     if (handled.has(key) || isZero(value)) continue;
     const rule = rules[key];

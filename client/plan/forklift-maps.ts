@@ -45,7 +45,10 @@ export function storageClasses(doc: string, pairs: unknown[], findings: Findings
     }
     if (!to) findings.error(`${where}.destination.storageClass: required: the destination storage class`);
     for (const key of ['volumeMode', 'accessMode'] as const) {
-      if (str(dst[key])) findings.error(`${where}.destination.${key} (${String(dst[key])}): not supported, and it would change the migration: ferry gives each destination disk its source disk's ${key}. Remove it to migrate without it`);
+      if (str(dst[key]))
+        findings.error(
+          `${where}.destination.${key} (${String(dst[key])}): not supported, and it would change the migration: ferry gives each destination disk its source disk's ${key}. Remove it to migrate without it`,
+        );
     }
     if (isObj(pair) && pair.offloadPlugin) findings.warning(`${where}.offloadPlugin: ignored (harmless here): storage copy offload applies to vSphere sources only`);
     if (from && to) add(out, 'storage class', from, to, where, findings);
@@ -61,7 +64,10 @@ export function multusNetworks(doc: string, pairs: unknown[], findings: Findings
     const dstType = str(dst.type) ?? '(no destination.type)';
     if (str(src.vlan)) findings.warning(`${where}.source.vlan: ignored (harmless here): VLAN qualifiers apply to vSphere networks only`);
     if (src.type === 'pod') {
-      if (dstType !== 'pod') findings.error(`${where}: the pod network is mapped to ${dstType}: not supported: ferry keeps pod-network interfaces on the pod network. Map it to {type: pod} or remove the entry`);
+      if (dstType !== 'pod')
+        findings.error(
+          `${where}: the pod network is mapped to ${dstType}: not supported: ferry keeps pod-network interfaces on the pod network. Map it to {type: pod} or remove the entry`,
+        );
       return;
     }
     if (src.type !== undefined && src.type !== 'multus') {
@@ -69,12 +75,16 @@ export function multusNetworks(doc: string, pairs: unknown[], findings: Findings
       return;
     }
     if (!str(src.name) && str(src.id)) {
-      findings.error(`${where}.source: only id ${str(src.id)} is given, a NetworkAttachmentDefinition UID in Forklift's inventory that ferry cannot look up: give namespace and name`);
+      findings.error(
+        `${where}.source: only id ${str(src.id)} is given, a NetworkAttachmentDefinition UID in Forklift's inventory that ferry cannot look up: give namespace and name`,
+      );
       return;
     }
     const from = qualified(src, `${where}.source`, findings);
     if (dstType !== 'multus') {
-      findings.error(`${where}: the Multus network ${from ?? ''} is mapped to ${dstType}: not supported: ferry keeps every network of the VM and maps Multus networks only to Multus networks (destination {type: multus, namespace, name})`);
+      findings.error(
+        `${where}: the Multus network ${from ?? ''} is mapped to ${dstType}: not supported: ferry keeps every network of the VM and maps Multus networks only to Multus networks (destination {type: multus, namespace, name})`,
+      );
       return;
     }
     const to = qualified(dst, `${where}.destination`, findings);

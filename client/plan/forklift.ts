@@ -84,7 +84,11 @@ export function fromForklift(all: Doc[]): Conversion {
 
   const plans = docs.filter((d) => d.kind === 'Plan');
   if (plans.length !== 1) {
-    fail(plans.length ? `the file holds ${plans.length} Plans (${plans.map(docName).join(', ')}): put one Plan in each file` : 'no Plan document: a Forklift plan file needs one kind: Plan (forklift.konveyor.io/v1beta1)');
+    fail(
+      plans.length
+        ? `the file holds ${plans.length} Plans (${plans.map(docName).join(', ')}): put one Plan in each file`
+        : 'no Plan document: a Forklift plan file needs one kind: Plan (forklift.konveyor.io/v1beta1)',
+    );
     return { plan: {} as PlanInput, warnings, errors, fieldPath: renderPath };
   }
   const planDoc = plans[0]!;
@@ -113,7 +117,9 @@ export function fromForklift(all: Doc[]): Conversion {
     const named = str(annotations(p)[CLUSTER_ANNOTATION]);
     const name = named ?? str(meta(p).name)!;
     if (!named && !str(ps.url)) {
-      findings.warning(`${docName(p)} is Forklift's host cluster (empty spec.url): ferry uses the kubeconfig context "${name}"; set the annotation ${CLUSTER_ANNOTATION} to use another`);
+      findings.warning(
+        `${docName(p)} is Forklift's host cluster (empty spec.url): ferry uses the kubeconfig context "${name}"; set the annotation ${CLUSTER_ANNOTATION} to use another`,
+      );
     }
     return name;
   };
@@ -125,7 +131,8 @@ export function fromForklift(all: Doc[]): Conversion {
   const providerNames = (d: Obj) => ['source', 'destination'].map((role) => str(at(spec(d).provider, role).name));
   const pairs = (d: Obj): unknown[] => {
     const ours = providerNames(planDoc);
-    if (providerNames(d).some((n, i) => n && n !== ours[i])) findings.warning(`${docName(d)} spec.provider: differs from the Plan's providers (${ours.join(' → ')}); the map is used as written`);
+    if (providerNames(d).some((n, i) => n && n !== ours[i]))
+      findings.warning(`${docName(d)} spec.provider: differs from the Plan's providers (${ours.join(' → ')}); the map is used as written`);
     if (Array.isArray(spec(d).map)) return spec(d).map as unknown[];
     fail(`${docName(d)} spec.map: must be a list of {source, destination} pairs`);
     return [];
@@ -147,7 +154,12 @@ export function fromForklift(all: Doc[]): Conversion {
     let name = str(vm.name);
     let namespace = str(vm.namespace);
     if (name && !namespace && name.includes('/')) [namespace, name] = name.split('/', 2) as [string, string];
-    if (!name) return fail(str(vm.id) ? `${where}: only id ${str(vm.id)} is given, the VM's UID in Forklift's inventory, which ferry cannot look up: add name and namespace` : `${where}.name: required: the VM's name (and namespace)`);
+    if (!name)
+      return fail(
+        str(vm.id)
+          ? `${where}: only id ${str(vm.id)} is given, the VM's UID in Forklift's inventory, which ferry cannot look up: add name and namespace`
+          : `${where}.name: required: the VM's name (and namespace)`,
+      );
     if (!namespace) return fail(`${where}.namespace: required: the namespace of VM ${name} on the source cluster (or write name as namespace/name)`);
     vms.push({ namespace, name });
     vmIndex.push(i);

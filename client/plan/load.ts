@@ -66,7 +66,12 @@ export function parsePlanText(text: string, fileName: string): LoadedPlan {
   }
 
   const warnings = conversion.warnings.map((w) => `${fileName}: ${w}`);
-  if (conversion.errors.length) throw new PlanFileError(fileName, conversion.errors.map((e) => `${fileName}: ${e}`), warnings);
+  if (conversion.errors.length)
+    throw new PlanFileError(
+      fileName,
+      conversion.errors.map((e) => `${fileName}: ${e}`),
+      warnings,
+    );
   const checked = planInputSchema.safeParse(conversion.plan);
   if (!checked.success) throw new PlanFileError(fileName, describePlanIssues(checked.error, fileName, conversion.fieldPath), warnings);
   return { plan: conversion.plan, warnings, format };
@@ -84,7 +89,9 @@ function readDocuments(text: string, file: string): Doc[] {
     for (const e of doc.errors) {
       const at = e.linePos?.[0];
       const message = e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0];
-      errors.push(at ? `${file}: line ${at.line}, column ${at.col}: YAML syntax error: ${message}\n    ${at.line} | ${lines[at.line - 1] ?? ''}` : `${file}: YAML syntax error: ${message}`);
+      errors.push(
+        at ? `${file}: line ${at.line}, column ${at.col}: YAML syntax error: ${message}\n    ${at.line} | ${lines[at.line - 1] ?? ''}` : `${file}: YAML syntax error: ${message}`,
+      );
     }
     if (doc.errors.length) return;
     const value: unknown = doc.toJS();

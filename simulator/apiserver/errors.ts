@@ -62,11 +62,9 @@ function detailsOf(k: KindInfo, name: string): StatusDetails {
   return { name, ...(k.group ? { group: k.group } : {}), kind: k.plural };
 }
 
-export const notFound = (k: KindInfo, name: string) =>
-  new ApiError(404, 'NotFound', `${qualifiedResource(k)} "${name}" not found`, detailsOf(k, name));
+export const notFound = (k: KindInfo, name: string) => new ApiError(404, 'NotFound', `${qualifiedResource(k)} "${name}" not found`, detailsOf(k, name));
 
-export const alreadyExists = (k: KindInfo, name: string) =>
-  new ApiError(409, 'AlreadyExists', `${qualifiedResource(k)} "${name}" already exists`, detailsOf(k, name));
+export const alreadyExists = (k: KindInfo, name: string) => new ApiError(409, 'AlreadyExists', `${qualifiedResource(k)} "${name}" already exists`, detailsOf(k, name));
 
 export const conflict = (k: KindInfo, name: string) =>
   new ApiError(
@@ -77,12 +75,11 @@ export const conflict = (k: KindInfo, name: string) =>
   );
 
 export const invalid = (k: KindInfo, name: string, causes: { field: string; message: string }[]) =>
-  new ApiError(
-    422,
-    'Invalid',
-    `${k.kind}.${k.group || 'core'} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
-    { ...detailsOf(k, name), kind: k.kind, causes: causes.map((c) => ({ reason: 'FieldValueInvalid', ...c })) },
-  );
+  new ApiError(422, 'Invalid', `${k.kind}.${k.group || 'core'} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, {
+    ...detailsOf(k, name),
+    kind: k.kind,
+    causes: causes.map((c) => ({ reason: 'FieldValueInvalid', ...c })),
+  });
 
 /** What a validating webhook's denial looks like once the apiserver relays it. */
 export const webhookDenied = (webhook: string, k: KindInfo, name: string, message: string) =>

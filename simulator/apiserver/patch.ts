@@ -60,8 +60,7 @@ type Op = { op: string; path: string; value?: unknown; from?: string };
  * A JSON patch that decodes but cannot be applied: kube-apiserver answers 422 Invalid for these
  * (only a body that is not a list of operations is a 400).
  */
-const cannotApply = (message: string) =>
-  new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: ${message}`);
+const cannotApply = (message: string) => new ApiError(422, 'Invalid', `the server rejected our request due to an error in our request: ${message}`);
 
 function pointer(path: string): string[] {
   if (path === '') return [];

@@ -5,10 +5,7 @@
 import { badRequest } from './errors.js';
 import type { KubeObject } from './object.js';
 
-type Requirement =
-  | { key: string; op: 'eq' | 'neq'; value: string }
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | 'notexists' };
+type Requirement = { key: string; op: 'eq' | 'neq'; value: string } | { key: string; op: 'in' | 'notin'; values: string[] } | { key: string; op: 'exists' | 'notexists' };
 
 export type Selector = (obj: KubeObject) => boolean;
 

@@ -117,7 +117,10 @@ export class ApiServer {
   private address?: AddressInfo;
   private dropTimer?: NodeJS.Timeout;
 
-  constructor(private readonly opts: ApiServerOptions, store = new Store()) {
+  constructor(
+    private readonly opts: ApiServerOptions,
+    store = new Store(),
+  ) {
     this.store = store;
     this.users = new Map(opts.users.map((u) => [u.token, u]));
     this.registerControl('faults', (method, body) => {

@@ -87,7 +87,9 @@ export class Store {
   }
 
   private timestamp(): string {
-    return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return this.now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z');
   }
 
   get(k: KindInfo, ns: string | undefined, name: string): KubeObject {
@@ -234,7 +236,7 @@ export class Store {
     next.metadata.resourceVersion = cur.metadata.resourceVersion;
     if (JSON.stringify(next) === JSON.stringify(cur)) return clone(cur); // no-op writes do not bump the RV
 
-    if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length)) {
+    if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length) {
       this.remove(k, id, cur);
       return clone(next);
     }

@@ -42,11 +42,7 @@ const AGE: Column = { name: 'Age', type: 'date', value: (o) => age(o.metadata.cr
 const COLUMNS: Record<string, Column[]> = {
   Namespace: [{ name: 'Status', type: 'string', value: (o) => (o.metadata.deletionTimestamp ? 'Terminating' : 'Active') }, AGE],
   ConfigMap: [{ name: 'Data', type: 'integer', value: (o) => Object.keys((o.data as object) ?? {}).length }, AGE],
-  Secret: [
-    { name: 'Type', type: 'string', value: str('type') },
-    { name: 'Data', type: 'integer', value: (o) => Object.keys((o.data as object) ?? {}).length },
-    AGE,
-  ],
+  Secret: [{ name: 'Type', type: 'string', value: str('type') }, { name: 'Data', type: 'integer', value: (o) => Object.keys((o.data as object) ?? {}).length }, AGE],
   PersistentVolumeClaim: [
     { name: 'Status', type: 'string', value: str('status.phase') },
     { name: 'Capacity', type: 'string', value: str('status.capacity.storage') },

@@ -8,10 +8,7 @@ import type { KubeObject } from './kube.js';
 import { splitKey } from './runtime.js';
 
 function pvcFor(dv: KubeObject): KubeObject {
-  const storage = (getPath<Record<string, unknown>>(dv, 'spec.storage') ?? getPath<Record<string, unknown>>(dv, 'spec.pvc') ?? {}) as Record<
-    string,
-    unknown
-  >;
+  const storage = (getPath<Record<string, unknown>>(dv, 'spec.storage') ?? getPath<Record<string, unknown>>(dv, 'spec.pvc') ?? {}) as Record<string, unknown>;
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
@@ -20,9 +17,7 @@ function pvcFor(dv: KubeObject): KubeObject {
       namespace: dv.metadata.namespace!,
       labels: { app: 'containerized-data-importer', ...(dv.metadata.labels ?? {}) },
       annotations: { 'cdi.kubevirt.io/storage.contentType': 'kubevirt' },
-      ownerReferences: [
-        { apiVersion: 'cdi.kubevirt.io/v1beta1', kind: 'DataVolume', name: dv.metadata.name!, uid: dv.metadata.uid!, controller: true, blockOwnerDeletion: true },
-      ],
+      ownerReferences: [{ apiVersion: 'cdi.kubevirt.io/v1beta1', kind: 'DataVolume', name: dv.metadata.name!, uid: dv.metadata.uid!, controller: true, blockOwnerDeletion: true }],
     },
     spec: {
       accessModes: storage.accessModes ?? ['ReadWriteOnce'],

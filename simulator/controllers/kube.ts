@@ -37,9 +37,11 @@ export class KubeClient {
     const k = kindInfo(kind);
     let res: { items: KubeObject[]; metadata?: { resourceVersion?: string } };
     if (k.group) {
-      res = (ns && k.namespaced
-        ? await this.custom.listNamespacedCustomObject({ group: k.group, version: k.version, namespace: ns, plural: k.plural })
-        : await this.custom.listClusterCustomObject({ group: k.group, version: k.version, plural: k.plural })) as typeof res;
+      res = (
+        ns && k.namespaced
+          ? await this.custom.listNamespacedCustomObject({ group: k.group, version: k.version, namespace: ns, plural: k.plural })
+          : await this.custom.listClusterCustomObject({ group: k.group, version: k.version, plural: k.plural })
+      ) as typeof res;
     } else {
       res = plain(await this.objects.list(groupVersion(k), k.kind, ns));
     }
@@ -52,9 +54,11 @@ export class KubeClient {
     const k = kindInfo(kind);
     try {
       if (k.group) {
-        return (k.namespaced
-          ? await this.custom.getNamespacedCustomObject({ group: k.group, version: k.version, namespace: ns!, plural: k.plural, name })
-          : await this.custom.getClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, name })) as KubeObject;
+        return (
+          k.namespaced
+            ? await this.custom.getNamespacedCustomObject({ group: k.group, version: k.version, namespace: ns!, plural: k.plural, name })
+            : await this.custom.getClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, name })
+        ) as KubeObject;
       }
       return plain(await this.objects.read({ apiVersion: groupVersion(k), kind: k.kind, metadata: { name, ...(ns ? { namespace: ns } : {}) } }));
     } catch (e) {
@@ -67,9 +71,11 @@ export class KubeClient {
     const k = kindInfo(obj.kind);
     if (k.group) {
       const body = obj as object;
-      return (k.namespaced
-        ? await this.custom.createNamespacedCustomObject({ group: k.group, version: k.version, namespace: obj.metadata.namespace!, plural: k.plural, body })
-        : await this.custom.createClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, body })) as KubeObject;
+      return (
+        k.namespaced
+          ? await this.custom.createNamespacedCustomObject({ group: k.group, version: k.version, namespace: obj.metadata.namespace!, plural: k.plural, body })
+          : await this.custom.createClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, body })
+      ) as KubeObject;
     }
     return plain(await this.objects.create(obj as k8s.KubernetesObject));
   }
@@ -80,9 +86,11 @@ export class KubeClient {
     const name = obj.metadata.name!;
     if (k.group) {
       const body = obj as object;
-      return (k.namespaced
-        ? await this.custom.replaceNamespacedCustomObject({ group: k.group, version: k.version, namespace: obj.metadata.namespace!, plural: k.plural, name, body })
-        : await this.custom.replaceClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, name, body })) as KubeObject;
+      return (
+        k.namespaced
+          ? await this.custom.replaceNamespacedCustomObject({ group: k.group, version: k.version, namespace: obj.metadata.namespace!, plural: k.plural, name, body })
+          : await this.custom.replaceClusterCustomObject({ group: k.group, version: k.version, plural: k.plural, name, body })
+      ) as KubeObject;
     }
     return plain(await this.objects.replace(obj as k8s.KubernetesObject));
   }
@@ -93,15 +101,15 @@ export class KubeClient {
     const name = obj.metadata.name!;
     if (!k.hasStatus) throw new Error(`${k.kind} has no status subresource: write its status with update()`);
     if (k.kind === 'PersistentVolumeClaim') {
-      return plain(
-        await this.core.replaceNamespacedPersistentVolumeClaimStatus({ name, namespace: obj.metadata.namespace!, body: obj as k8s.V1PersistentVolumeClaim }),
-      );
+      return plain(await this.core.replaceNamespacedPersistentVolumeClaimStatus({ name, namespace: obj.metadata.namespace!, body: obj as k8s.V1PersistentVolumeClaim }));
     }
     if (!k.group) throw new Error(`status updates for ${k.kind} are not used by the simulator`);
     const body = obj as object;
-    return (k.namespaced
-      ? await this.custom.replaceNamespacedCustomObjectStatus({ group: k.group, version: k.version, namespace: obj.metadata.namespace!, plural: k.plural, name, body })
-      : await this.custom.replaceClusterCustomObjectStatus({ group: k.group, version: k.version, plural: k.plural, name, body })) as KubeObject;
+    return (
+      k.namespaced
+        ? await this.custom.replaceNamespacedCustomObjectStatus({ group: k.group, version: k.version, namespace: obj.metadata.namespace!, plural: k.plural, name, body })
+        : await this.custom.replaceClusterCustomObjectStatus({ group: k.group, version: k.version, plural: k.plural, name, body })
+    ) as KubeObject;
   }
 
   /** DELETE; a 404 counts as done. */

@@ -107,12 +107,11 @@ export function startMigrationController(ctx: ControllerContext): void {
     else if (phase === '' && role === 'source' && storage?.status === 'False') {
       // Decentralized migration copies every disk; what cannot be copied (shareable, LUN, virtiofs) fails it.
       failWith(`VMI is not storage live migratable: ${storage.message ?? storage.reason ?? ''}`);
-    }
-    else if (ours && ms.failed) failWith(String(ms.failureReason ?? 'migration failed'));
+    } else if (ours && ms.failed) failWith(String(ms.failureReason ?? 'migration failed'));
     else if (phase === '') {
       status.phase = role === 'source' ? 'Synchronizing' : 'WaitingForSync';
       pushTransition(status, String(status.phase));
-      await claimVMI(ctx, vmi, vmim, role, String(status.synchronizationAddresses && (status.synchronizationAddresses as string[])[0] || ''));
+      await claimVMI(ctx, vmi, vmim, role, String((status.synchronizationAddresses && (status.synchronizationAddresses as string[])[0]) || ''));
     } else if (!ours) {
       // Another migration took over this VMI (or its state was cleared): this one cannot proceed.
       if (vmiPhase !== '' && phase !== 'WaitingForSync' && phase !== 'Synchronizing') failWith('VMI migration state was cleared or taken over by another migration');

@@ -6,15 +6,7 @@
  */
 import { currentCerts, splitBundle } from '../pki.js';
 import type { ControllerContext } from './context.js';
-import {
-  CA_BUNDLE_KEY,
-  CA_CONFIGMAP,
-  decentralizedEnabled,
-  EXTERNAL_CA_CONFIGMAP,
-  getPath,
-  KUBEVIRT_CR,
-  KUBEVIRT_NAMESPACE,
-} from './kubevirt.js';
+import { CA_BUNDLE_KEY, CA_CONFIGMAP, decentralizedEnabled, EXTERNAL_CA_CONFIGMAP, getPath, KUBEVIRT_CR, KUBEVIRT_NAMESPACE } from './kubevirt.js';
 import type { KubeObject } from './kube.js';
 
 export interface SyncEndpointInfo {
@@ -25,10 +17,14 @@ export interface SyncEndpointInfo {
 const KEY = 'kubevirt';
 
 export function startOperator(ctx: ControllerContext, caPem: string, sync: SyncEndpointInfo): { poke: () => void } {
-  const q = ctx.queue('virt-operator', async () => {
-    await reconcileCA(ctx, caPem);
-    await reconcileKubeVirt(ctx, sync);
-  }, 1);
+  const q = ctx.queue(
+    'virt-operator',
+    async () => {
+      await reconcileCA(ctx, caPem);
+      await reconcileKubeVirt(ctx, sync);
+    },
+    1,
+  );
   ctx.watch('KubeVirt', q, () => KEY);
   ctx.watch('ConfigMap', q, (o) => (o.metadata.namespace === KUBEVIRT_NAMESPACE ? KEY : undefined));
   q.add(KEY);

@@ -66,8 +66,7 @@ class SyncError extends Error {}
 /** gRPC-style error texts, so what lands in the conditions reads like KubeVirt's. */
 const dialError = (address: string, what: string) =>
   new SyncError(`rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp ${address}: ${what}"`);
-const tlsError = (what: string) =>
-  new SyncError(`rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: ${what}"`);
+const tlsError = (what: string) => new SyncError(`rpc error: code = Unavailable desc = connection error: desc = "transport: authentication handshake failed: ${what}"`);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -148,9 +147,8 @@ export class SyncController {
 
   async start(): Promise<void> {
     if (this.running) return;
-    const server = tls.createServer(
-      { cert: this.opts.serverCert.certPem, key: this.opts.serverCert.keyPem, requestCert: true, rejectUnauthorized: false },
-      (socket) => this.serve(socket),
+    const server = tls.createServer({ cert: this.opts.serverCert.certPem, key: this.opts.serverCert.keyPem, requestCert: true, rejectUnauthorized: false }, (socket) =>
+      this.serve(socket),
     );
     server.on('tlsClientError', () => {});
     await new Promise<void>((resolve, reject) => {
@@ -183,7 +181,7 @@ export class SyncController {
   // ---- trust -------------------------------------------------------------------------------------
 
   private trusted(peer: X509Certificate | undefined, cns: string[]): string | undefined {
-    if (!peer) return 'tls: client didn\'t provide a certificate';
+    if (!peer) return "tls: client didn't provide a certificate";
     const bundle = String((this.ctx.get('ConfigMap', KUBEVIRT_NAMESPACE, CA_CONFIGMAP)?.data as Record<string, string> | undefined)?.[CA_BUNDLE_KEY] ?? '');
     const t = Date.now();
     const valid = Date.parse(peer.validFrom) <= t && t <= Date.parse(peer.validTo);
@@ -217,22 +215,29 @@ export class SyncController {
     const box = new Mailbox();
     let received = 0;
     let acked = 0;
-    readFrames(socket, (m) => box.push(m), (n) => {
-      this.bytesReceived += n;
-      received += n;
-      // Acknowledge as the bytes arrive: the sender keeps at most WINDOW_BYTES unacknowledged.
-      if (received - acked >= ACK_EVERY_BYTES) {
-        acked = received;
-        writeJson(socket, { t: 'ack', bytes: received });
-      }
-    });
+    readFrames(
+      socket,
+      (m) => box.push(m),
+      (n) => {
+        this.bytesReceived += n;
+        received += n;
+        // Acknowledge as the bytes arrive: the sender keeps at most WINDOW_BYTES unacknowledged.
+        if (received - acked >= ACK_EVERY_BYTES) {
+          acked = received;
+          writeJson(socket, { t: 'ack', bytes: received });
+        }
+      },
+    );
     socket.on('close', () => box.close(new Error('connection closed')));
     void this.receive(socket, box).catch((e) => this.ctx.log(`sync receive: ${(e as Error).message}`));
   }
 
   private findTarget(migrationID: string): KubeObject | undefined {
     return this.ctx.informers.VirtualMachineInstanceMigration.list(
-      (m) => vmimRole(m) === 'target' && getPath(m, 'spec.receive.migrationID') === migrationID && !m.metadata.deletionTimestamp &&
+      (m) =>
+        vmimRole(m) === 'target' &&
+        getPath(m, 'spec.receive.migrationID') === migrationID &&
+        !m.metadata.deletionTimestamp &&
         !FINAL_VMIM_PHASES.has(String(getPath(m, 'status.phase') ?? '')),
     )[0];
   }
@@ -393,9 +398,7 @@ export class SyncController {
       this.opts.network
         .connect(this.ctx.cluster, address)
         .then((raw) => {
-          raw.on('error', (e: NodeJS.ErrnoException) =>
-            fail(e.code === 'ECONNREFUSED' ? dialError(address, 'connect: connection refused') : dialError(address, e.message)),
-          );
+          raw.on('error', (e: NodeJS.ErrnoException) => fail(e.code === 'ECONNREFUSED' ? dialError(address, 'connect: connection refused') : dialError(address, e.message)));
           sock = tls.connect({ socket: raw, cert: this.opts.clientCert.certPem, key: this.opts.clientCert.keyPem, rejectUnauthorized: false });
           sock.on('error', (e) => fail(tlsError(e.message)));
           sock.on('close', () => fail(tlsError('connection closed before the handshake completed')));
@@ -422,7 +425,11 @@ export class SyncController {
     this.sockets.add(socket);
     const box = new Mailbox();
     const wire = { sent: 0, acked: 0 };
-    readFrames(socket, (m) => (m.t === 'ack' ? (wire.acked = Number(m.bytes)) : box.push(m)), () => {});
+    readFrames(
+      socket,
+      (m) => (m.t === 'ack' ? (wire.acked = Number(m.bytes)) : box.push(m)),
+      () => {},
+    );
     socket.on('close', () => {
       this.sockets.delete(socket);
       box.close(new Error('connection closed'));

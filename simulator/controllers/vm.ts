@@ -27,9 +27,7 @@ function instancetypeDomain(ctx: ControllerContext, vm: KubeObject): Record<stri
   const ref = getPath<{ name: string; kind?: string }>(vm, 'spec.instancetype');
   if (!ref) return {};
   const namespaced = (ref.kind ?? '').toLowerCase() === 'virtualmachineinstancetype';
-  const it = namespaced
-    ? ctx.get('VirtualMachineInstancetype', vm.metadata.namespace, ref.name)
-    : ctx.get('VirtualMachineClusterInstancetype', undefined, ref.name);
+  const it = namespaced ? ctx.get('VirtualMachineInstancetype', vm.metadata.namespace, ref.name) : ctx.get('VirtualMachineClusterInstancetype', undefined, ref.name);
   // KubeVirt refuses to start a VM whose instancetype it cannot find; retry until it appears.
   if (!it) throw new Error(`${ref.kind ?? 'VirtualMachineClusterInstancetype'} ${ref.name} not found`);
   const guest = getPath<string>(it, 'spec.memory.guest');
@@ -59,8 +57,12 @@ function vmiFor(ctx: ControllerContext, vm: KubeObject, receiver: boolean): Kube
 
 /** The source side of a decentralized migration that finished: the VMI left this cluster. */
 function migratedAway(vmi: KubeObject): boolean {
-  return FINAL_VMI_PHASES.has(String(getPath(vmi, 'status.phase'))) && getPath(vmi, 'status.migrationState.completed') === true &&
-    !!getPath(vmi, 'status.migrationState.sourceState') && getPath(vmi, 'status.migrationState.failed') !== true;
+  return (
+    FINAL_VMI_PHASES.has(String(getPath(vmi, 'status.phase'))) &&
+    getPath(vmi, 'status.migrationState.completed') === true &&
+    !!getPath(vmi, 'status.migrationState.sourceState') &&
+    getPath(vmi, 'status.migrationState.failed') !== true
+  );
 }
 
 function printableStatus(vm: KubeObject, vmi: KubeObject | undefined, strategy: string, provisioning: boolean): string {
@@ -135,9 +137,12 @@ export function startVMController(ctx: ControllerContext): void {
 
 /** A migration of this VMI that has not reached a final phase yet. */
 function migrationPending(ctx: ControllerContext, vmi: KubeObject): boolean {
-  return ctx.informers.VirtualMachineInstanceMigration.list(
-    (m) => m.metadata.namespace === vmi.metadata.namespace && getPath(m, 'spec.vmiName') === vmi.metadata.name && !FINAL_VMIM_PHASES.has(String(getPath(m, 'status.phase') ?? '')),
-  ).length > 0;
+  return (
+    ctx.informers.VirtualMachineInstanceMigration.list(
+      (m) =>
+        m.metadata.namespace === vmi.metadata.namespace && getPath(m, 'spec.vmiName') === vmi.metadata.name && !FINAL_VMIM_PHASES.has(String(getPath(m, 'status.phase') ?? '')),
+    ).length > 0
+  );
 }
 
 async function setRunStrategy(ctx: ControllerContext, vm: KubeObject, strategy: string): Promise<void> {

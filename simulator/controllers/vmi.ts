@@ -4,15 +4,7 @@
  * from the VMI's devices and the access modes of its claims.
  */
 import type { ControllerContext } from './context.js';
-import {
-  type Condition,
-  FINAL_VMI_PHASES,
-  getPath,
-  isReceiver,
-  now,
-  setCondition,
-  VMI_FINALIZER,
-} from './kubevirt.js';
+import { type Condition, FINAL_VMI_PHASES, getPath, isReceiver, now, setCondition, VMI_FINALIZER } from './kubevirt.js';
 import type { KubeObject } from './kube.js';
 import { splitKey } from './runtime.js';
 
@@ -70,13 +62,13 @@ export function migratability(ctx: ControllerContext, vmi: KubeObject): Conditio
         message: `cannot migrate VMI which does not use masquerade, bridge with kubevirt.io/allow-pod-bridge-network-live-migration VM annotation or a migratable plugin to connect to the pod network`,
       }
     : notShared.length
-    ? {
-        type: 'LiveMigratable',
-        status: 'False',
-        reason: 'DisksNotLiveMigratable',
-        message: `cannot migrate VMI: PVC ${notShared[0]!.claim} is not shared, live migration requires that all PVCs must be shared (using ReadWriteMany access mode)`,
-      }
-    : { type: 'LiveMigratable', status: 'True' };
+      ? {
+          type: 'LiveMigratable',
+          status: 'False',
+          reason: 'DisksNotLiveMigratable',
+          message: `cannot migrate VMI: PVC ${notShared[0]!.claim} is not shared, live migration requires that all PVCs must be shared (using ReadWriteMany access mode)`,
+        }
+      : { type: 'LiveMigratable', status: 'True' };
   let list = getPath<Condition[]>(vmi, 'status.conditions') ?? [];
   list = setCondition(list, live);
   list = setCondition(list, storage);

@@ -107,7 +107,11 @@ export class KubeBed {
       const running = new Set(vmis.items.filter((v) => getPath(v, 'status.phase') === 'Running').map((v) => `${v.metadata.namespace}/${v.metadata.name}`));
       return vms.items.every((vm) => runStrategyOf(vm) !== 'Always' || running.has(`${vm.metadata.namespace}/${vm.metadata.name}`));
     };
-    await this.source.admin.until('KubeVirt to be deployed and the VMs to run on both clusters', async () => (await ready(this.source)) && (await ready(this.destination)), timeoutMs);
+    await this.source.admin.until(
+      'KubeVirt to be deployed and the VMs to run on both clusters',
+      async () => (await ready(this.source)) && (await ready(this.destination)),
+      timeoutMs,
+    );
   }
 
   /** Cut or heal the network between the two clusters' synchronization endpoints. */

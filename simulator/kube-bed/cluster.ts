@@ -132,7 +132,9 @@ async function applyCrds(admin: AdminApi, files: string[]): Promise<void> {
     const list = await admin.json<{ items: KubeObject[] }>('GET', objectPath('CustomResourceDefinition', undefined));
     const established = new Set(
       list.items
-        .filter((c) => ((c.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((x) => x.type === 'Established' && x.status === 'True'))
+        .filter((c) =>
+          ((c.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((x) => x.type === 'Established' && x.status === 'True'),
+        )
         .map((c) => c.metadata.name),
     );
     return crds.every((c) => established.has(c.metadata.name));

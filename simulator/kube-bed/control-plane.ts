@@ -84,16 +84,24 @@ export class ControlPlane {
       const [etcdClient, etcdPeer, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
       const etcdUrl = `http://${LOOPBACK}:${etcdClient}`;
       const etcd = spawnLogged('etcd', parts.etcd, [
-        '--name', opts.name,
-        '--data-dir', join(dir, 'etcd'),
-        '--listen-client-urls', etcdUrl,
-        '--advertise-client-urls', etcdUrl,
-        '--listen-peer-urls', `http://${LOOPBACK}:${etcdPeer}`,
-        '--initial-advertise-peer-urls', `http://${LOOPBACK}:${etcdPeer}`,
-        '--initial-cluster', `${opts.name}=http://${LOOPBACK}:${etcdPeer}`,
+        '--name',
+        opts.name,
+        '--data-dir',
+        join(dir, 'etcd'),
+        '--listen-client-urls',
+        etcdUrl,
+        '--advertise-client-urls',
+        etcdUrl,
+        '--listen-peer-urls',
+        `http://${LOOPBACK}:${etcdPeer}`,
+        '--initial-advertise-peer-urls',
+        `http://${LOOPBACK}:${etcdPeer}`,
+        '--initial-cluster',
+        `${opts.name}=http://${LOOPBACK}:${etcdPeer}`,
         // A test bed: durability across power loss buys nothing and fsync costs every write.
         '--unsafe-no-fsync',
-        '--log-level', 'warn',
+        '--log-level',
+        'warn',
       ]);
       await waitFor(`etcd of ${opts.name}`, etcd, () => httpOk(`${etcdUrl}/health`), 30_000, join(dir, 'etcd.log'));
 

@@ -7,17 +7,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  AdmissionDenied,
-  admitVM,
-  admitVMIMCreate,
-  admitVMIMUpdate,
-  type AdmissionFacts,
-  VM_WEBHOOK,
-  VMIM_CREATE_WEBHOOK,
-  VMIM_UPDATE_WEBHOOK,
-  vmimLabels,
-} from '../admission.js';
+import { AdmissionDenied, admitVM, admitVMIMCreate, admitVMIMUpdate, type AdmissionFacts, VM_WEBHOOK, VMIM_CREATE_WEBHOOK, VMIM_UPDATE_WEBHOOK, vmimLabels } from '../admission.js';
 import type { KubeObject } from '../apiserver/object.js';
 import { getPath, KUBEVIRT_CR, KUBEVIRT_NAMESPACE } from '../controllers/kubevirt.js';
 import { createCA, issue } from '../pki.js';

@@ -49,7 +49,10 @@ describe('credentials the cluster refuses', () => {
     const f = await failure(env.run(acts.syncCertificates, { source: 'source', destination: 'destination', pollIntervalMs: 100 }));
     assert.equal(f.type, 'Unauthorized');
     assert.equal(f.nonRetryable, true);
-    assert.match(f.message, /on cluster source: HTTP 401 Unauthorized: authentication failed \(not an RBAC denial\): cluster source did not accept the credentials of kubeconfig context "source"/);
+    assert.match(
+      f.message,
+      /on cluster source: HTTP 401 Unauthorized: authentication failed \(not an RBAC denial\): cluster source did not accept the credentials of kubeconfig context "source"/,
+    );
     assert.doesNotMatch(f.message, /HTTP 401 :|: error \(/);
   });
 
@@ -57,6 +60,9 @@ describe('credentials the cluster refuses', () => {
     const acts = activities(new ClusterClient('source', sim.source.kubeConfig()), new ClusterClient('destination', sim.destination.kubeConfig('viewer')));
     const f = await failure(env.run(acts.syncCertificates, { source: 'source', destination: 'destination', pollIntervalMs: 100 }));
     assert.equal(f.type, 'Forbidden');
-    assert.match(f.message, /on cluster destination: HTTP 403 Forbidden: .+: an RBAC denial: the credentials of kubeconfig context "destination" are valid but lack this permission/);
+    assert.match(
+      f.message,
+      /on cluster destination: HTTP 403 Forbidden: .+: an RBAC denial: the credentials of kubeconfig context "destination" are valid but lack this permission/,
+    );
   });
 });

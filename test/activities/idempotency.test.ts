@@ -33,10 +33,13 @@ after(async () => {
 });
 
 function ref(name: string): AttemptRef {
-  const migration = migrationInputSchema.parse({ source: { cluster: 'source', namespace: 'demo', name }, destination: { cluster: 'destination' }, options: { pollInterval: '100ms' } });
+  const migration = migrationInputSchema.parse({
+    source: { cluster: 'source', namespace: 'demo', name },
+    destination: { cluster: 'destination' },
+    options: { pollInterval: '100ms' },
+  });
   return { workflowId: migrationWorkflowId(migration), migration, attempt: 1, migrationId: `0f0e0d0c-${name}`, runStrategy: 'Always' };
 }
-
 
 describe('activities are idempotent', () => {
   it('certificate sync, the VMIM pair, finalize: a second run changes nothing', async () => {
@@ -82,7 +85,9 @@ describe('activities are idempotent', () => {
     const left = await eventually('destination back to its initial state', async () => {
       const d = diff(before, snapshot(sim.destination, 'demo'));
       return d.length === 0 ? d : undefined;
-    }).catch((e) => { throw new Error(`${(e as Error).message}: ${diff(before, snapshot(sim.destination, 'demo')).join(', ')}`); });
+    }).catch((e) => {
+      throw new Error(`${(e as Error).message}: ${diff(before, snapshot(sim.destination, 'demo')).join(', ')}`);
+    });
     assert.deepEqual(left, []);
   });
 
@@ -91,11 +96,16 @@ describe('activities are idempotent', () => {
     await run(acts.createPrerequisites, r);
     // A neighbour VM, not ferry's, that uses the Secret this migration copied.
     sim.destination.api.store.create(kindInfo('VirtualMachine'), 'demo', {
-      apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'neighbour' },
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachine',
+      metadata: { name: 'neighbour' },
       spec: { runStrategy: 'Halted', template: { spec: { volumes: [{ name: 'ci', cloudInitNoCloud: { secretRef: { name: 'web-cloudinit' } } }] } } },
     });
     const rb = await run(acts.rollback, { workflowId: r.workflowId, migration: r.migration });
-    assert.deepEqual(rb.kept.map((o) => `${o.kind}/${o.name}`), ['Secret/web-cloudinit']);
+    assert.deepEqual(
+      rb.kept.map((o) => `${o.kind}/${o.name}`),
+      ['Secret/web-cloudinit'],
+    );
     assert.ok(sim.destination.api.store.peek('Secret', 'demo', 'web-cloudinit'), 'the shared Secret was deleted');
     assert.equal(sim.destination.api.store.peek('ConfigMap', 'demo', 'web-config'), undefined, 'an unshared copy was kept');
   });

@@ -9,13 +9,28 @@ import { addPlanCollisions, type Footprint, planCollisions } from '../../workflo
 
 const fp = (vm: string, over: Partial<Footprint> = {}): Footprint => {
   const [ns, name] = vm.split('/') as [string, string];
-  return { workflowId: `migration/source/${vm}`, vm, destinationCluster: 'destination', destinationNamespace: ns, name, disks: [{ kind: 'DataVolume', name: `${name}-root` }], macs: [], ...over };
+  return {
+    workflowId: `migration/source/${vm}`,
+    vm,
+    destinationCluster: 'destination',
+    destinationNamespace: ns,
+    name,
+    disks: [{ kind: 'DataVolume', name: `${name}-root` }],
+    macs: [],
+    ...over,
+  };
 };
 const codes = (r: { code: string }[][]) => r.map((i) => i.map((x) => x.code));
 
 describe('plan collisions', () => {
   it('no collision: nothing', () => {
-    assert.deepEqual(planCollisions([{ footprint: fp('a/x', { macs: ['02:00:00:00:00:01'] }), blocked: false }, { footprint: fp('a/y', { macs: ['02:00:00:00:00:02'] }), blocked: false }]), [[], []]);
+    assert.deepEqual(
+      planCollisions([
+        { footprint: fp('a/x', { macs: ['02:00:00:00:00:01'] }), blocked: false },
+        { footprint: fp('a/y', { macs: ['02:00:00:00:00:02'] }), blocked: false },
+      ]),
+      [[], []],
+    );
   });
 
   it('same VM name and disk name into one namespace: the later VM is blocked, the message names both and the fix', () => {
@@ -28,9 +43,20 @@ describe('plan collisions', () => {
       r[1]![0]!.message,
       'VM team-b/web and VM team-a/web of this plan would both become VirtualMachine prod/web on the destination cluster destination: team-a/web comes first in the plan and keeps the name, so team-b/web cannot be migrated with it; give one of them another targetNamespace in the plan, or migrate them in separate plans to different namespaces',
     );
-    assert.match(r[1]![1]!.message, /^DataVolume prod\/web-root of VM team-b\/web and DataVolume prod\/web-root of VM team-a\/web of this plan would be created under the same name/);
+    assert.match(
+      r[1]![1]!.message,
+      /^DataVolume prod\/web-root of VM team-b\/web and DataVolume prod\/web-root of VM team-a\/web of this plan would be created under the same name/,
+    );
     // Other namespaces: no collision.
-    assert.deepEqual(codes(planCollisions([{ footprint: fp('team-a/web'), blocked: false }, { footprint: fp('team-b/web'), blocked: false }])), [[], []]);
+    assert.deepEqual(
+      codes(
+        planCollisions([
+          { footprint: fp('team-a/web'), blocked: false },
+          { footprint: fp('team-b/web'), blocked: false },
+        ]),
+      ),
+      [[], []],
+    );
   });
 
   it('a DataVolume and a claim of one name collide; a shared claim of two VMs too', () => {
@@ -68,15 +94,26 @@ describe('plan collisions', () => {
   });
 
   it('a VM blocked by a collision claims nothing either; three VMs of one name: both later ones name the first', () => {
-    const r = planCollisions([{ footprint: fp('a/w'), blocked: false }, { footprint: fp('a/w'), blocked: false }, { footprint: fp('a/w'), blocked: false }]);
+    const r = planCollisions([
+      { footprint: fp('a/w'), blocked: false },
+      { footprint: fp('a/w'), blocked: false },
+      { footprint: fp('a/w'), blocked: false },
+    ]);
     assert.deepEqual(codes(r), [[], ['VMNameCollision', 'DiskNameCollision'], ['VMNameCollision', 'DiskNameCollision']]);
   });
 
   it('addPlanCollisions: matches reports by workflow ID, appends to the blockers in plan order', () => {
-    const vms = [{ workflowId: fp('a/x').workflowId }, { workflowId: fp('b/x').workflowId, blockers: [{ code: 'VMNotRunning', message: 'stopped' }] }, { workflowId: fp('c/x').workflowId }];
+    const vms = [
+      { workflowId: fp('a/x').workflowId },
+      { workflowId: fp('b/x').workflowId, blockers: [{ code: 'VMNotRunning', message: 'stopped' }] },
+      { workflowId: fp('c/x').workflowId },
+    ];
     const same = { destinationNamespace: 'prod', disks: [] };
     addPlanCollisions(vms, [{ footprint: fp('c/x', same) }, { footprint: fp('b/x', same) }, {}, { footprint: fp('a/x', same) }]);
-    assert.deepEqual(vms.map((v) => (v.blockers ?? []).map((b) => b.code)), [[], ['VMNotRunning', 'VMNameCollision'], ['VMNameCollision']]);
+    assert.deepEqual(
+      vms.map((v) => (v.blockers ?? []).map((b) => b.code)),
+      [[], ['VMNotRunning', 'VMNameCollision'], ['VMNameCollision']],
+    );
     assert.match(vms[2]!.blockers![0]!.message, /^VM c\/x and VM a\/x of this plan/);
   });
 });

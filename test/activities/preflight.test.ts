@@ -81,7 +81,12 @@ const unownedVM = (name: string, namespace: string, mac?: string): KubeObject =>
   metadata: { name, namespace },
   spec: {
     runStrategy: 'Halted',
-    template: { spec: { domain: { memory: { guest: '1Gi' }, devices: { interfaces: mac ? [{ name: 'default', masquerade: {}, macAddress: mac }] : [] } }, networks: [{ name: 'default', pod: {} }] } },
+    template: {
+      spec: {
+        domain: { memory: { guest: '1Gi' }, devices: { interfaces: mac ? [{ name: 'default', masquerade: {}, macAddress: mac }] : [] } },
+        networks: [{ name: 'default', pod: {} }],
+      },
+    },
   },
 });
 
@@ -130,7 +135,10 @@ describe('preflight', () => {
     const reused = web.warnings.filter((w) => w.code === 'ExistingObjectReused');
     assert.equal(reused.length, 1, describeReport(web));
     assert.match(reused[0]!.message, /ConfigMap demo\/team-ca-bundle/);
-    assert.ok(web.warnings.some((w) => w.code === 'StorageClassUnmapped' && w.message.includes('standard')), describeReport(web));
+    assert.ok(
+      web.warnings.some((w) => w.code === 'StorageClassUnmapped' && w.message.includes('standard')),
+      describeReport(web),
+    );
 
     const db = await preflight('db-01', { storageClassMap: { standard: 'fast' } });
     assert.deepEqual(db.blockers, [], describeReport(db));
@@ -177,7 +185,10 @@ describe('preflight', () => {
       assert.match(gate[0]!.message, /destination cluster destination/);
       assert.match(gate[0]!.message, /spec\.configuration\.developerConfiguration\.featureGates/);
       assert.match(gate[0]!.message, /DecentralizedLiveMigration/);
-      assert.ok(r.blockers.some((b) => b.code === 'NoSyncAddress' && b.message.includes('destination')), describeReport(r));
+      assert.ok(
+        r.blockers.some((b) => b.code === 'NoSyncAddress' && b.message.includes('destination')),
+        describeReport(r),
+      );
       assert.equal(r.destinationSyncAddress, undefined);
     } finally {
       await setGates(dst, ['DecentralizedLiveMigration']);
@@ -196,7 +207,12 @@ describe('preflight', () => {
       assert.match(r.blockers[0]!.message, /install it on the destination cluster first/);
       assert.equal(r.memoryBytes, 4 * GiB, 'memory still known from the source');
     } finally {
-      await dst.create('VirtualMachineClusterInstancetype', undefined, { apiVersion: it.apiVersion, kind: it.kind, metadata: { name: 'u1.medium', labels: it.metadata.labels ?? {} }, spec: it.spec! });
+      await dst.create('VirtualMachineClusterInstancetype', undefined, {
+        apiVersion: it.apiVersion,
+        kind: it.kind,
+        metadata: { name: 'u1.medium', labels: it.metadata.labels ?? {} },
+        spec: it.spec!,
+      });
     }
   });
 

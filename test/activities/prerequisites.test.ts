@@ -209,7 +209,10 @@ describe('prerequisites and the receiver VM', () => {
     });
     await core.createNamespacedPersistentVolumeClaim({
       namespace: 'demo',
-      body: { metadata: { name: 'pull-01-scratch' }, spec: { accessModes: ['ReadWriteMany'], volumeMode: 'Block', storageClassName: 'fast', resources: { requests: { storage: '3Gi' } } } },
+      body: {
+        metadata: { name: 'pull-01-scratch' },
+        spec: { accessModes: ['ReadWriteMany'], volumeMode: 'Block', storageClassName: 'fast', resources: { requests: { storage: '3Gi' } } },
+      },
     });
     // The provisioner rounded the volume up: the capacity (4Gi) is larger than the request (3Gi).
     const bound = await eventually('scratch claim bound', async () => {
@@ -228,13 +231,19 @@ describe('prerequisites and the receiver VM', () => {
       spec: {
         runStrategy: 'Halted',
         instancetype: { kind: 'virtualmachineinstancetype', name: 'web-small', revisionName: 'pull-01-web-small-1' },
-        dataVolumeTemplates: [{ metadata: { name: 'pull-01-root' }, spec: { source: { blank: {} }, storage: { storageClassName: 'fast', resources: { requests: { storage: '2Gi' } } } } }],
+        dataVolumeTemplates: [
+          { metadata: { name: 'pull-01-root' }, spec: { source: { blank: {} }, storage: { storageClassName: 'fast', resources: { requests: { storage: '2Gi' } } } } },
+        ],
         template: {
           spec: {
             accessCredentials: [{ sshPublicKey: { source: { secret: { secretName: 'pull-ssh' } }, propagationMethod: { noCloud: {} } } }],
             domain: {
               devices: {
-                disks: [{ name: 'cd', disk: {} }, { name: 'root', disk: {} }, { name: 'scratch', disk: {} }],
+                disks: [
+                  { name: 'cd', disk: {} },
+                  { name: 'root', disk: {} },
+                  { name: 'scratch', disk: {} },
+                ],
                 interfaces: [
                   { name: 'default', masquerade: {}, macAddress: '02:7a:00:00:00:10' },
                   { name: 'blue', bridge: {}, macAddress: '02:7a:00:00:00:11' },
@@ -285,14 +294,19 @@ describe('prerequisites and the receiver VM', () => {
     const vm = await mustGet(dst, 'VirtualMachine', 'demo', 'pull-01');
     assert.equal(vm.metadata.annotations?.[ANN_RESTORE_RUN_STRATEGY], 'Halted');
     // The template stays, blank, with the storage of the DataVolume createPrerequisites made (class mapped).
-    assert.deepEqual(field(vm, 'spec.dataVolumeTemplates'), [{ metadata: { name: 'pull-01-root', labels: root.metadata.labels, annotations: root.metadata.annotations }, spec: root.spec }]);
+    assert.deepEqual(field(vm, 'spec.dataVolumeTemplates'), [
+      { metadata: { name: 'pull-01-root', labels: root.metadata.labels, annotations: root.metadata.annotations }, spec: root.spec },
+    ]);
     assert.equal(field(vm, 'spec.dataVolumeTemplates.0.spec.storage.storageClassName'), 'fast-dst');
     assert.deepEqual(vm.spec?.instancetype, { kind: 'virtualmachineinstancetype', name: 'web-small' });
     assert.deepEqual(field(vm, 'spec.template.spec.networks'), [
       { name: 'default', pod: {} },
       { name: 'blue', multus: { networkName: 'demo/blue-dst' } },
     ]);
-    assert.deepEqual(field(vm, 'spec.template.spec.domain.devices.interfaces'), field(await mustGet(src, 'VirtualMachine', 'demo', 'pull-01'), 'spec.template.spec.domain.devices.interfaces'));
+    assert.deepEqual(
+      field(vm, 'spec.template.spec.domain.devices.interfaces'),
+      field(await mustGet(src, 'VirtualMachine', 'demo', 'pull-01'), 'spec.template.spec.domain.devices.interfaces'),
+    );
     assert.deepEqual(field(vm, 'spec.template.spec.volumes'), field(await mustGet(src, 'VirtualMachine', 'demo', 'pull-01'), 'spec.template.spec.volumes'));
   });
 
@@ -330,4 +344,3 @@ describe('prerequisites and the receiver VM', () => {
     for (const v of [...SECRET_VALUES, ...ENCODED]) assert.ok(!all.includes(v), 'a Secret value leaked into an activity result or failure');
   });
 });
-

@@ -48,8 +48,14 @@ describe(`core migrations on the ${kind} bed`, () => {
     assert.equal(path(await src().get('virtualmachines', 'demo', 'web-01'), 'spec.runStrategy'), 'Halted');
     assert.equal(path(await dst().get('virtualmachines', 'demo', 'web-01'), 'spec.runStrategy'), 'Always');
     assert.equal(path(await dst().get('virtualmachineinstances', 'demo', 'web-01'), 'status.phase'), 'Running');
-    assert.deepEqual((await dst().list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name), []);
-    assert.deepEqual((await src().list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name), []);
+    assert.deepEqual(
+      (await dst().list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name),
+      [],
+    );
+    assert.deepEqual(
+      (await src().list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name),
+      [],
+    );
     const key = migrationKey(migrationWorkflowId(input('web-01')));
     const core = bedClients(stack.bed, 'destination').core;
     const secret = await core.readNamespacedSecret({ namespace: 'demo', name: 'web-cloudinit' });
@@ -57,7 +63,13 @@ describe(`core migrations on the ${kind} bed`, () => {
     assert.ok(Object.keys(secret.data ?? {}).length > 0, 'the copied Secret arrived without data');
     assert.equal(secret.metadata?.labels?.[LABEL_MIGRATION], key);
     for (const [plural, name] of [['datavolumes', 'web-01-rootdisk']] as const) {
-      const dv = (await bedClients(stack.bed, 'destination').custom.getNamespacedCustomObject({ group: 'cdi.kubevirt.io', version: 'v1beta1', namespace: 'demo', plural, name })) as object;
+      const dv = (await bedClients(stack.bed, 'destination').custom.getNamespacedCustomObject({
+        group: 'cdi.kubevirt.io',
+        version: 'v1beta1',
+        namespace: 'demo',
+        plural,
+        name,
+      })) as object;
       assert.equal(path(dv, 'metadata.labels')?.[LABEL_MIGRATION as never], key);
     }
   });
@@ -68,7 +80,7 @@ describe(`core migrations on the ${kind} bed`, () => {
     await waitForPhase(handle, 'Stalled', 60_000);
     const s = await handle.query(statusQuery);
     assert.equal(s.stall?.deadline, 'handshake');
-    const address = path((await dst().kubevirtCR()), 'status.synchronizationAddresses') as unknown as string[];
+    const address = path(await dst().kubevirtCR(), 'status.synchronizationAddresses') as unknown as string[];
     assert.match(s.stall!.diagnosis, new RegExp(`cannot reach the destination's synchronization address ${address[0]!.replace(/\./g, '\\.')}`));
     await sourceRunning('db-01');
 
@@ -99,7 +111,10 @@ describe(`core migrations on the ${kind} bed`, () => {
 
   it('a migration survives 10% API errors, 429s, latency and dropped watches on both clusters', async () => {
     const { source, destination } = fleetManifests({ namespace: 'flaky', count: 1 });
-    for (const [cluster, objects] of [['source', source], ['destination', destination]] as const) {
+    for (const [cluster, objects] of [
+      ['source', source],
+      ['destination', destination],
+    ] as const) {
       for (const o of objects) {
         const r = await rawRequestTo(stack.bed.admin(cluster), 'POST', objectPath(o.kind, o.kind === 'Namespace' ? undefined : o.metadata.namespace), { body: o });
         assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -107,7 +122,15 @@ describe(`core migrations on the ${kind} bed`, () => {
     }
     const vm = fleetVmName('vm', 1);
     await eventually('the fleet VM to run', async () => path(await src().tryGet('virtualmachineinstances', 'flaky', vm), 'status.phase') === 'Running', 30_000);
-    const faults = { errors: [{ rate: 0.1, code: 500 }, { rate: 0.03, code: 429, retryAfterSeconds: 1 }], latencyMs: { min: 5, max: 60 }, watchDropRatePerSecond: 0.2, seed: 7 };
+    const faults = {
+      errors: [
+        { rate: 0.1, code: 500 },
+        { rate: 0.03, code: 429, retryAfterSeconds: 1 },
+      ],
+      latencyMs: { min: 5, max: 60 },
+      watchDropRatePerSecond: 0.2,
+      seed: 7,
+    };
     for (const c of ['source', 'destination'] as const) await stack.bed.control(c, 'faults', 'PUT', faults);
     try {
       const i = input(vm, { source: { cluster: 'source', namespace: 'flaky', name: vm } });
@@ -132,10 +155,13 @@ describe(`core migrations on the ${kind} bed`, () => {
       }),
     );
     assert.equal(e.code, 422);
-    assert.match(e.status?.message ?? '', /admission webhook "migration-create-validator\.kubevirt\.io" denied the request: the receiver VMI "demo\/web-01" must be in phase WaitingForSync/);
+    assert.match(
+      e.status?.message ?? '',
+      /admission webhook "migration-create-validator\.kubevirt\.io" denied the request: the receiver VMI "demo\/web-01" must be in phase WaitingForSync/,
+    );
   });
 
-  it('disks keep their lifecycle: the template disk of cache-01 is owned by the target VM and goes with it; web-01\'s standalone disk outlives its VM', async () => {
+  it("disks keep their lifecycle: the template disk of cache-01 is owned by the target VM and goes with it; web-01's standalone disk outlives its VM", async () => {
     const result = (await (await startMigration(stack, input('cache-01'))).result()) as MigrationResult;
     assert.equal(result.outcome, 'Succeeded');
     const custom = bedClients(stack.bed, 'destination').custom;
@@ -147,14 +173,21 @@ describe(`core migrations on the ${kind} bed`, () => {
     const vm = await dst().get('virtualmachines', 'demo', 'cache-01');
     assert.deepEqual(path(vm, 'spec.dataVolumeTemplates.0.spec.source'), { blank: {} });
     const owners = (await dv('cache-01-rootdisk'))?.metadata.ownerReferences ?? [];
-    assert.deepEqual(owners.filter((r) => r.controller).map((r) => [r.kind, r.uid]), [['VirtualMachine', vm.metadata.uid]]);
+    assert.deepEqual(
+      owners.filter((r) => r.controller).map((r) => [r.kind, r.uid]),
+      [['VirtualMachine', vm.metadata.uid]],
+    );
     assert.deepEqual((await dv('web-01-rootdisk'))?.metadata.ownerReferences ?? [], []);
 
     // Deleting the VMs on the destination: garbage collection takes the template disk, not the standalone one.
     await dst().delete('virtualmachines', 'demo', 'cache-01');
     await dst().delete('virtualmachines', 'demo', 'web-01');
     await eventually('the template DataVolume deleted with its VM', async () => (await dv('cache-01-rootdisk')) === undefined, 60_000);
-    await eventually('the VMs gone', async () => !(await dst().tryGet('virtualmachines', 'demo', 'web-01')) && !(await dst().tryGet('virtualmachines', 'demo', 'cache-01')), 60_000);
+    await eventually(
+      'the VMs gone',
+      async () => !(await dst().tryGet('virtualmachines', 'demo', 'web-01')) && !(await dst().tryGet('virtualmachines', 'demo', 'cache-01')),
+      60_000,
+    );
     assert.ok(await dv('web-01-rootdisk'), 'the standalone DataVolume went with the VM');
   });
 });

@@ -29,7 +29,10 @@ const ferry = (...args: string[]) => runFerry(stack, args, { FERRY_KUBECONFIG: s
 
 async function runningOn(cluster: 'source' | 'destination'): Promise<string[]> {
   const vmis = await kubevirt(bedClients(stack.bed, cluster)).list('virtualmachineinstances', 'demo');
-  return vmis.filter((o) => path(o, 'status.phase') === 'Running').map((o) => o.metadata.name).sort();
+  return vmis
+    .filter((o) => path(o, 'status.phase') === 'Running')
+    .map((o) => o.metadata.name)
+    .sort();
 }
 
 describe(`plans on the ${kind} bed`, () => {
@@ -38,7 +41,17 @@ describe(`plans on the ${kind} bed`, () => {
     const handle = await stack.client.workflow.start('migratePlan', {
       taskQueue: TASK_QUEUE,
       workflowId: planWorkflowId('refused'),
-      args: [{ name: 'refused', source: { cluster: 'source' }, destination: { cluster: 'destination' }, vms: [{ namespace: 'demo', name: 'batch-01' }, { namespace: 'demo', name: 'cluster-node-a' }] }],
+      args: [
+        {
+          name: 'refused',
+          source: { cluster: 'source' },
+          destination: { cluster: 'destination' },
+          vms: [
+            { namespace: 'demo', name: 'batch-01' },
+            { namespace: 'demo', name: 'cluster-node-a' },
+          ],
+        },
+      ],
     });
     const message = await handle.result().then(() => assert.fail('the plan ran'), failureMessage);
     assert.match(message, /batch-01.*VMNotRunning/s);

@@ -77,11 +77,7 @@ describe('RBAC on the real bed', { skip: kind !== 'kube' && 'the simulator has n
     assert.equal(await ferryMay('source', 'list', '', 'secrets', 'kube-system'), true, 'cluster-wide Secret reads, as the README says');
     assert.equal(await ferryMay('source', 'delete', 'kubevirt.io', 'kubevirts', 'kubevirt'), false);
     // And with ferry's own token, straight from the kubeconfig the worker uses:
-    const res = await rawRequestTo(
-      { ...stack.bed.admin('source'), token: ferryToken('source') },
-      'DELETE',
-      objectPath('KubeVirt', 'kubevirt', 'kubevirt'),
-    );
+    const res = await rawRequestTo({ ...stack.bed.admin('source'), token: ferryToken('source') }, 'DELETE', objectPath('KubeVirt', 'kubevirt', 'kubevirt'));
     assert.equal(res.status, 403);
     assert.match(JSON.stringify(res.body), /system:serviceaccount:ferry-system:ferry.*cannot delete resource \\"kubevirts\\"/);
   });
@@ -101,7 +97,10 @@ describe('RBAC on the real bed', { skip: kind !== 'kube' && 'the simulator has n
   it('without "patch" on VMs at the source (needed only at cutover), preflight refuses too', async () => {
     await withoutVerb('source', 'virtualmachines', 'patch');
     const message = await (await startMigration(stack, input('cache-01'))).result().then(() => assert.fail('cache-01 migrated'), failureMessage);
-    assert.match(message, /ferry may not patch virtualmachines\.kubevirt\.io in namespace demo on the source cluster source, which it needs because the VM is read and halted after cutover/);
+    assert.match(
+      message,
+      /ferry may not patch virtualmachines\.kubevirt\.io in namespace demo on the source cluster source, which it needs because the VM is read and halted after cutover/,
+    );
   });
 });
 

@@ -113,7 +113,7 @@ describe('npm run sim -- --bed kube', () => {
     assert.ok(stdout.includes(`--kubeconfig ${kubeconfig} --context source version`));
   });
 
-  it('kubectl: the real kube-apiserver, KubeVirt\'s own VMIM CRD, and ferry\'s RBAC', async (t) => {
+  it("kubectl: the real kube-apiserver, KubeVirt's own VMIM CRD, and ferry's RBAC", async (t) => {
     if (skipWithoutKubectl(t)) return;
     const version = json<{ serverVersion: { gitVersion: string } }>(await kubectl('--context', 'source', 'version', '-o', 'json'));
     assert.equal(version.serverVersion.gitVersion, KUBERNETES_VERSION);
@@ -123,7 +123,7 @@ describe('npm run sim -- --bed kube', () => {
     );
     assert.ok(
       crd.spec.versions.some((v) => v.schema.openAPIV3Schema.properties.spec.properties.sendTo !== undefined),
-      'KubeVirt\'s schema has spec.sendTo (decentralized migration)',
+      "KubeVirt's schema has spec.sendTo (decentralized migration)",
     );
 
     const canI = (verb: string, resource: string) => kubectl('--context', 'source-admin', 'auth', 'can-i', verb, resource, `--as=${FERRY_USER}`, '-n', 'demo');
@@ -137,9 +137,15 @@ describe('npm run sim -- --bed kube', () => {
 
   it('npm run sim:control drives the fault proxy with the admin context behind "source"', async () => {
     const set = json<{ config: { errors: { rate: number; verbs?: string[] }[] } }>(await control('faults', 'set', '--error-rate', '0.5', '--verbs', 'get'));
-    assert.deepEqual(set.config.errors.map((e) => [e.rate, e.verbs]), [[0.5, ['get']]]);
+    assert.deepEqual(
+      set.config.errors.map((e) => [e.rate, e.verbs]),
+      [[0.5, ['get']]],
+    );
     const shown = json<{ config: { errors: { rate: number; verbs?: string[]; code: number }[] }; injected: { errors: number } }>(await control('faults', 'show'));
-    assert.deepEqual(shown.config.errors.map((e) => [e.rate, e.verbs, e.code]), [[0.5, ['get'], 500]]);
+    assert.deepEqual(
+      shown.config.errors.map((e) => [e.rate, e.verbs, e.code]),
+      [[0.5, ['get'], 500]],
+    );
     assert.equal(typeof shown.injected.errors, 'number');
     assert.deepEqual(json<{ config: { errors: unknown[] } }>(await control('faults', 'clear')).config.errors, []);
 
@@ -158,7 +164,7 @@ describe('npm run sim -- --bed kube', () => {
     assert.equal((JSON.parse(ferry.stdout) as { running: boolean }).running, true);
   });
 
-  it('sim:control explains a 403 when the kubeconfig has only ferry\'s ServiceAccount', async () => {
+  it("sim:control explains a 403 when the kubeconfig has only ferry's ServiceAccount", async () => {
     const kc = parseYaml(readFileSync(kubeconfig, 'utf8')) as Record<'clusters' | 'users' | 'contexts', { name: string }[]>;
     for (const key of ['clusters', 'users', 'contexts'] as const) kc[key] = kc[key].filter((x) => !x.name.endsWith('-admin'));
     const ferryOnly = join(tmp, 'ferry-only.kubeconfig');

@@ -80,8 +80,7 @@ function assertInOrder(phases: string[]): void {
 
 /** Each cluster's store-wide resourceVersion: it moves with every write of any client. */
 const resourceVersions = () => ({ source: stack.sim.source.api.store.resourceVersion, destination: stack.sim.destination.api.store.resourceVersion });
-const requestsBy = async (user: string) =>
-  ((await simControl(stack.sim.destination, 'metrics')) as { byUser: Record<string, number> }).byUser[user] ?? 0;
+const requestsBy = async (user: string) => ((await simControl(stack.sim.destination, 'metrics')) as { byUser: Record<string, number> }).byUser[user] ?? 0;
 
 describe('ferry validate', () => {
   it('web-01 passes (exit 0, JSON) using a read-only token; nothing is written to either cluster', async () => {
@@ -96,7 +95,10 @@ describe('ferry validate', () => {
     assert.equal(v.memoryBytes, 1024 ** 3);
     assert.ok(v.diskBytes >= 10 * 1024 ** 3, `diskBytes ${v.diskBytes}`);
     assert.equal(v.runStrategy, 'Always');
-    assert.ok(v.warnings.some((w) => w.code === 'ExistingObjectReused' && /team-ca-bundle/.test(w.message)), JSON.stringify(v.warnings));
+    assert.ok(
+      v.warnings.some((w) => w.code === 'ExistingObjectReused' && /team-ca-bundle/.test(w.message)),
+      JSON.stringify(v.warnings),
+    );
     assert.equal(v.destination.namespace, 'demo');
     // It did read the clusters (as the viewer), and nothing moved a resourceVersion on either side.
     assert.ok((await requestsBy('viewer')) > readsBefore, 'validate made no requests to the destination');
@@ -169,10 +171,14 @@ describe('ferry watch', () => {
     const phases = lines.map((l) => l.phase);
     assertInOrder(phases);
     assert.equal(phases.at(-1), 'Succeeded');
-    assert.ok(phases.some((p) => STEPS.some((s) => s.phase === p)), `no running phase seen: ${phases.join(' → ')}`);
+    assert.ok(
+      phases.some((p) => STEPS.some((s) => s.phase === p)),
+      `no running phase seen: ${phases.join(' → ')}`,
+    );
     for (const l of lines) assert.match(l.progress, /^(-|\d{1,3}%)$/);
     // A line per change: never the same state twice in a row.
-    for (let i = 1; i < lines.length; i++) assert.notDeepEqual([lines[i]!.phase, lines[i]!.progress, lines[i]!.rest], [lines[i - 1]!.phase, lines[i - 1]!.progress, lines[i - 1]!.rest]);
+    for (let i = 1; i < lines.length; i++)
+      assert.notDeepEqual([lines[i]!.phase, lines[i]!.progress, lines[i]!.rest], [lines[i - 1]!.phase, lines[i - 1]!.progress, lines[i - 1]!.rest]);
     assert.match(w.stdout, /^migration\/source\/demo\/web-01: Succeeded after 1 attempt\(s\) in \d+\.\d s/m);
 
     // status and list, as JSON for scripts.
@@ -229,12 +235,18 @@ describe('ferry watch', () => {
     assert.equal(w.code, 0, w.stderr + w.stdout);
     assert.ok(!w.stdout.includes('\x1b['), `escape codes in non-TTY output:\n${w.stdout}`);
     const lines = watchLines(w.stdout);
-    assert.ok(lines.every((l) => l.workflowId === id('cache-01')), w.stdout);
+    assert.ok(
+      lines.every((l) => l.workflowId === id('cache-01')),
+      w.stdout,
+    );
     const stalledAt = lines.findIndex((l) => l.phase === 'Stalled');
     assertInOrder(lines.slice(0, stalledAt + 1).map((l) => l.phase));
     // After the retry: the first attempt's cleanup (RollingBack), then attempt 2 in order.
     const after = lines.slice(stalledAt + 1);
-    assert.ok(after.every((l) => l.rest.includes('attempt 2') || l.phase === 'RollingBack'), w.stdout);
+    assert.ok(
+      after.every((l) => l.rest.includes('attempt 2') || l.phase === 'RollingBack'),
+      w.stdout,
+    );
     const second = after.filter((l) => l.rest.includes('attempt 2'));
     assert.ok(second.length >= 1, w.stdout);
     assertInOrder(second.map((l) => l.phase));

@@ -36,7 +36,10 @@ const FAST = { pollInterval: '200ms', receiverReadyTimeout: '20s', syncAddressTi
 
 async function runningOn(cluster: 'source' | 'destination', ns: string): Promise<string[]> {
   const k = kubevirt(clients(stack.sim, cluster));
-  return (await k.list('virtualmachineinstances', ns)).filter((o) => path(o, 'status.phase') === 'Running').map((o) => String(path(o, 'metadata.name'))).sort();
+  return (await k.list('virtualmachineinstances', ns))
+    .filter((o) => path(o, 'status.phase') === 'Running')
+    .map((o) => String(path(o, 'metadata.name')))
+    .sort();
 }
 
 describe('ferry plan', () => {
@@ -47,13 +50,18 @@ describe('ferry plan', () => {
     const out = JSON.parse(r.stdout) as { ok: boolean; plan: string; vms: { vm: string; report: { blockers: unknown[] } }[] };
     assert.equal(out.ok, true);
     assert.equal(out.plan, 'demo-wave-1');
-    assert.deepEqual(out.vms.map((v) => v.vm), ['demo/web-01', 'demo/db-01', 'demo/cache-01']);
+    assert.deepEqual(
+      out.vms.map((v) => v.vm),
+      ['demo/web-01', 'demo/db-01', 'demo/cache-01'],
+    );
     assert.deepEqual(diff(before, snapshot(stack.sim.destination, 'demo')), []);
   });
 
   it('an invalid plan file is refused before anything starts (exit 2), naming the file and field', async () => {
     const bad = join(dir, 'cold.yaml');
-    writeFileSync(bad, `apiVersion: forklift.konveyor.io/v1beta1
+    writeFileSync(
+      bad,
+      `apiVersion: forklift.konveyor.io/v1beta1
 kind: Plan
 metadata: { name: cold-one }
 spec:
@@ -62,7 +70,8 @@ spec:
   provider: { source: { name: a }, destination: { name: b } }
   map: { storage: { name: s }, network: { name: n } }
   vms: [{ name: demo/web-01 }]
-`);
+`,
+    );
     const r = await ferry('plan', 'start', '-f', bad);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /cold\.yaml/);
@@ -122,14 +131,25 @@ spec:
     const again = await ferry('plan', 'start', '-f', file);
     assert.equal(again.code, 1, again.stderr);
     const runId = (await stack.client.workflow.getHandle('plan/cli-fleet').describe()).runId;
-    assert.match(again.stderr, new RegExp(`^ferry plan start: plan cli-fleet is already running as workflow plan/cli-fleet \\(run ID ${runId}, started \\S+Z(, phase \\w+)?\\); nothing new was started\\.$`, 'm'));
+    assert.match(
+      again.stderr,
+      new RegExp(
+        `^ferry plan start: plan cli-fleet is already running as workflow plan/cli-fleet \\(run ID ${runId}, started \\S+Z(, phase \\w+)?\\); nothing new was started\\.$`,
+        'm',
+      ),
+    );
     assert.match(again.stderr, /^ {2}follow it: +ferry plan watch cli-fleet$/m);
     assert.match(again.stderr, /^ {2}its status: +ferry plan status cli-fleet$/m);
     assert.match(again.stderr, /^ {2}Temporal CLI: +temporal workflow describe -w plan\/cli-fleet$/m);
-    const table = await eventually('the plan status table lists the stalled VM', async () => {
-      const r = await ferry('plan', 'status', '-f', file);
-      return /Stalled \(1\):/.test(r.stdout) ? r.stdout : undefined;
-    }, 60_000, 500);
+    const table = await eventually(
+      'the plan status table lists the stalled VM',
+      async () => {
+        const r = await ferry('plan', 'status', '-f', file);
+        return /Stalled \(1\):/.test(r.stdout) ? r.stdout : undefined;
+      },
+      60_000,
+      500,
+    );
     assert.match(table, new RegExp(`${ns}/vm-0001\\s+Stalled\\s+The source cannot reach the destination's synchronization address`));
 
     const watching = startFerry(stack, ['plan', 'watch', 'cli-fleet', '--interval', '300ms'], { FERRY_KUBECONFIG: stack.kubeconfigFile });
@@ -142,7 +162,10 @@ spec:
     assert.equal(w.code, 3, w.stderr + w.stdout);
     assert.match(w.stdout, new RegExp(`${ns}/vm-0001  Stalled: The source cannot reach`));
     assert.match(w.stdout, /Plan cli-fleet Cancelled .* 0 succeeded, 0 failed, 1 rolled back, 2 skipped of 3/);
-    assert.deepEqual(await runningOn('source', ns), [1, 2, 3].map((i) => fleetVmName('vm', i)));
+    assert.deepEqual(
+      await runningOn('source', ns),
+      [1, 2, 3].map((i) => fleetVmName('vm', i)),
+    );
     assert.deepEqual(await runningOn('destination', ns), []);
   });
 });

@@ -61,7 +61,18 @@ describe('ferry CLI', () => {
     assert.equal(option.code, 2);
     assert.match(option.stderr, /options: unknown field "handshakeTimout"/);
     // A limit is not "required": each says the field, the limit and what was given.
-    const long = await ferry('migrate', `demo/${'a'.repeat(254)}`, '--from', 'source', '--to', 'destination', '--option', 'handshakeTimeout=0', '--option', 'pollInterval=1000000000000');
+    const long = await ferry(
+      'migrate',
+      `demo/${'a'.repeat(254)}`,
+      '--from',
+      'source',
+      '--to',
+      'destination',
+      '--option',
+      'handshakeTimeout=0',
+      '--option',
+      'pollInterval=1000000000000',
+    );
     assert.equal(long.code, 2, long.stderr);
     assert.match(long.stderr, /^ {2}source\.name: must be at most 63 characters \(a KubeVirt VM name: it becomes a label value; got 254\)$/m);
     assert.match(long.stderr, /^ {2}options\.handshakeTimeout: must be between 1s and 24h \(got 0ms\)$/m);
@@ -104,7 +115,13 @@ describe('ferry CLI', () => {
     const again = await migrate('cache-01');
     assert.equal(again.code, 1, again.stderr);
     const runId = (await stack.client.workflow.getHandle(id('cache-01')).describe()).runId;
-    assert.match(again.stderr, new RegExp(`^ferry migrate: a migration of demo/cache-01 from cluster source is already running as workflow migration/source/demo/cache-01 \\(run ID ${runId}, started \\S+Z(, phase \\w+)?\\); nothing new was started\\.$`, 'm'));
+    assert.match(
+      again.stderr,
+      new RegExp(
+        `^ferry migrate: a migration of demo/cache-01 from cluster source is already running as workflow migration/source/demo/cache-01 \\(run ID ${runId}, started \\S+Z(, phase \\w+)?\\); nothing new was started\\.$`,
+        'm',
+      ),
+    );
     assert.match(again.stderr, /^ {2}follow it: +ferry watch migration\/source\/demo\/cache-01$/m);
     assert.match(again.stderr, /^ {2}its status: +ferry status migration\/source\/demo\/cache-01$/m);
     assert.match(again.stderr, /^ {2}Temporal CLI: +temporal workflow describe -w migration\/source\/demo\/cache-01$/m);

@@ -21,7 +21,7 @@ after(async () => {
 });
 
 describe('migrateVm end to end', () => {
-  it('moves web-01 with its disk, Secret, ConfigMaps, instancetype and preference; the seed\'s end state holds', async () => {
+  it("moves web-01 with its disk, Secret, ConfigMaps, instancetype and preference; the seed's end state holds", async () => {
     const sim = stack.sim;
     const before = snapshot(sim.destination, 'demo');
     const i = input('web-01');
@@ -33,20 +33,33 @@ describe('migrateVm end to end', () => {
     const src = kubevirt(clients(sim, 'source'));
     const dst = kubevirt(clients(sim, 'destination'));
     // Source: VMIM removed, VM powered off.
-    assert.deepEqual((await src.list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name), []);
+    assert.deepEqual(
+      (await src.list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name),
+      [],
+    );
     const sourceVM = await src.get('virtualmachines', 'demo', 'web-01');
     assert.equal(path(sourceVM, 'spec.runStrategy'), 'Halted');
     // Target: running with the original run strategy, migrated state, VMIMs removed.
     const targetVM = await dst.get('virtualmachines', 'demo', 'web-01');
     assert.equal(path(targetVM, 'spec.runStrategy'), 'Always');
     assert.equal(path(await dst.get('virtualmachineinstances', 'demo', 'web-01'), 'status.phase'), 'Running');
-    assert.deepEqual((await dst.list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name), []);
+    assert.deepEqual(
+      (await dst.list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name),
+      [],
+    );
 
     // Created objects are labelled as this migration's; the pre-existing shared ConfigMap is untouched.
     const key = migrationKey(migrationWorkflowId(i));
     const after = snapshot(sim.destination, 'demo');
     const added = diff(before, after).filter((l) => l.startsWith('added'));
-    for (const kind of ['VirtualMachine/demo/web-01', 'DataVolume/demo/web-01-rootdisk', 'Secret/demo/web-cloudinit', 'ConfigMap/demo/web-config', 'VirtualMachineInstancetype/demo/web-small', 'VirtualMachinePreference/demo/web-pref']) {
+    for (const kind of [
+      'VirtualMachine/demo/web-01',
+      'DataVolume/demo/web-01-rootdisk',
+      'Secret/demo/web-cloudinit',
+      'ConfigMap/demo/web-config',
+      'VirtualMachineInstancetype/demo/web-small',
+      'VirtualMachinePreference/demo/web-pref',
+    ]) {
       assert.ok(added.includes(`added ${kind}`), `${kind} was not created: ${added.join(', ')}`);
       const [k, ns, name] = kind.split('/') as [string, string, string];
       const obj = sim.destination.api.store.peek(k, ns, name)!;
@@ -77,11 +90,18 @@ describe('migrateVm end to end', () => {
     const store = stack.sim.source.api.store;
     const target = store.peek('VirtualMachine', 'moved', 'cache-01')!;
     assert.deepEqual(path(target, 'spec.dataVolumeTemplates.0.spec.source'), { blank: {} });
-    const controller = (ns: string) => store.peek('DataVolume', ns, 'cache-01-rootdisk')?.metadata.ownerReferences?.filter((r) => r.controller).map((r) => r.uid);
+    const controller = (ns: string) =>
+      store
+        .peek('DataVolume', ns, 'cache-01-rootdisk')
+        ?.metadata.ownerReferences?.filter((r) => r.controller)
+        .map((r) => r.uid);
     assert.deepEqual(controller('moved'), [target.metadata.uid]);
     assert.deepEqual(controller('demo'), [store.peek('VirtualMachine', 'demo', 'cache-01')!.metadata.uid]);
     await k.delete('virtualmachines', 'moved', 'cache-01');
-    await eventually('the template disk goes with its VM', async () => !store.peek('DataVolume', 'moved', 'cache-01-rootdisk') && !store.peek('PersistentVolumeClaim', 'moved', 'cache-01-rootdisk'));
+    await eventually(
+      'the template disk goes with its VM',
+      async () => !store.peek('DataVolume', 'moved', 'cache-01-rootdisk') && !store.peek('PersistentVolumeClaim', 'moved', 'cache-01-rootdisk'),
+    );
   });
 
   it('fails before writing anything when preflight finds blockers, and lists them all', async () => {
@@ -108,14 +128,24 @@ describe('migrateVm end to end', () => {
     const src = clients(sim, 'source');
     const dst = clients(sim, 'destination');
     const dv = (name: string, labels: Record<string, string> = {}) => ({
-      apiVersion: 'cdi.kubevirt.io/v1beta1', kind: 'DataVolume', metadata: { name, labels },
+      apiVersion: 'cdi.kubevirt.io/v1beta1',
+      kind: 'DataVolume',
+      metadata: { name, labels },
       spec: { source: { blank: {} }, storage: { resources: { requests: { storage: '2Gi' } } } },
     });
     const vm = (name: string, mac: string, runStrategy: string) => ({
-      apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name },
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachine',
+      metadata: { name },
       spec: {
         runStrategy,
-        template: { spec: { domain: { memory: { guest: '1Gi' }, devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {}, macAddress: mac }] } }, networks: [{ name: 'default', pod: {} }], volumes: [{ name: 'root', dataVolume: { name: `${name}-disk` } }] } },
+        template: {
+          spec: {
+            domain: { memory: { guest: '1Gi' }, devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {}, macAddress: mac }] } },
+            networks: [{ name: 'default', pod: {} }],
+            volumes: [{ name: 'root', dataVolume: { name: `${name}-disk` } }],
+          },
+        },
       },
     });
     const cdi = { group: 'cdi.kubevirt.io', version: 'v1beta1', plural: 'datavolumes' };

@@ -55,7 +55,10 @@ async function planStatus(h: WorkflowHandle): Promise<PlanStatus> {
 
 async function destinationVms(namespace: string): Promise<string[]> {
   const k = kubevirt(clients(stack.sim, 'destination'));
-  return (await k.list('virtualmachineinstances', namespace)).filter((o) => path(o, 'status.phase') === 'Running').map((o) => String(path(o, 'metadata.name'))).sort();
+  return (await k.list('virtualmachineinstances', namespace))
+    .filter((o) => path(o, 'status.phase') === 'Running')
+    .map((o) => String(path(o, 'metadata.name')))
+    .sort();
 }
 
 describe('migration plans', () => {
@@ -65,7 +68,10 @@ describe('migration plans', () => {
     const result = (await h.result()) as PlanResult;
     assert.equal(result.outcome, 'Succeeded');
     assert.equal(result.succeeded, 20);
-    assert.deepEqual(await destinationVms(ns), Array.from({ length: 20 }, (_, i) => fleetVmName('vm', i + 1)));
+    assert.deepEqual(
+      await destinationVms(ns),
+      Array.from({ length: 20 }, (_, i) => fleetVmName('vm', i + 1)),
+    );
 
     // The children, found through the search attribute that links them to the plan.
     const children = await eventually('20 children listed under FerryPlan', async () => {
@@ -97,8 +103,14 @@ describe('migration plans', () => {
     assert.equal(result.skipped, 1);
     const skipped = result.vms.find((v) => v.state === 'Skipped')!;
     assert.equal(skipped.vm, `${ns}/${fleetVmName('vm', 3)}`);
-    assert.ok(skipped.blockers?.some((b) => /VMNotRunning|NotRunning|Halted/i.test(`${b.code} ${b.message}`)), JSON.stringify(skipped.blockers));
-    assert.deepEqual(await destinationVms(ns), [1, 2, 4].map((i) => fleetVmName('vm', i)));
+    assert.ok(
+      skipped.blockers?.some((b) => /VMNotRunning|NotRunning|Halted/i.test(`${b.code} ${b.message}`)),
+      JSON.stringify(skipped.blockers),
+    );
+    assert.deepEqual(
+      await destinationVms(ns),
+      [1, 2, 4].map((i) => fleetVmName('vm', i)),
+    );
   });
 
   it('onBlocked: abort fails the plan with every blocker and writes nothing to the destination', async () => {
@@ -126,26 +138,54 @@ describe('migration plans', () => {
     const cdi = { group: 'cdi.kubevirt.io', version: 'v1beta1', plural: 'datavolumes' };
     const vm = async (namespace: string, name: string, disk: string, mac: string) => {
       await src.custom.createNamespacedCustomObject({
-        ...cdi, namespace, body: { apiVersion: 'cdi.kubevirt.io/v1beta1', kind: 'DataVolume', metadata: { name: disk }, spec: { source: { blank: {} }, storage: { resources: { requests: { storage: '1Gi' } } } } },
+        ...cdi,
+        namespace,
+        body: {
+          apiVersion: 'cdi.kubevirt.io/v1beta1',
+          kind: 'DataVolume',
+          metadata: { name: disk },
+          spec: { source: { blank: {} }, storage: { resources: { requests: { storage: '1Gi' } } } },
+        },
       });
       await kubevirt(src).create('virtualmachines', namespace, {
-        apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name },
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachine',
+        metadata: { name },
         spec: {
           runStrategy: 'Always',
-          template: { spec: { domain: { memory: { guest: '64Mi' }, devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {}, macAddress: mac }] } }, networks: [{ name: 'default', pod: {} }], volumes: [{ name: 'root', dataVolume: { name: disk } }] } },
+          template: {
+            spec: {
+              domain: { memory: { guest: '64Mi' }, devices: { disks: [{ name: 'root', disk: {} }], interfaces: [{ name: 'default', masquerade: {}, macAddress: mac }] } },
+              networks: [{ name: 'default', pod: {} }],
+              volumes: [{ name: 'root', dataVolume: { name: disk } }],
+            },
+          },
         },
       });
     };
     await vm('clash-a', 'app', 'app-root', '02:cc:00:00:00:01');
     await vm('clash-b', 'app', 'app-root', '02:cc:00:00:00:02'); // same VM and disk name as clash-a/app
     await vm('clash-b', 'twin', 'twin-root', '02:CC:00:00:00:01'); // same MAC as clash-a/app
-    for (const [ns, name] of [['clash-a', 'app'], ['clash-b', 'app'], ['clash-b', 'twin']] as const) {
+    for (const [ns, name] of [
+      ['clash-a', 'app'],
+      ['clash-b', 'app'],
+      ['clash-b', 'twin'],
+    ] as const) {
       await eventually(`${ns}/${name} running`, async () => path(await kubevirt(src).tryGet('virtualmachineinstances', ns, name), 'status.phase') === 'Running');
     }
-    const plan = (name: string, onBlocked: 'abort' | 'skip'): PlanInput => ({
-      name, source: { cluster: 'source' }, destination: { cluster: 'destination', namespace: 'clash' }, onBlocked, options: { ...FAST },
-      vms: [{ namespace: 'clash-a', name: 'app' }, { namespace: 'clash-b', name: 'app' }, { namespace: 'clash-b', name: 'twin' }],
-    }) as PlanInput;
+    const plan = (name: string, onBlocked: 'abort' | 'skip'): PlanInput =>
+      ({
+        name,
+        source: { cluster: 'source' },
+        destination: { cluster: 'destination', namespace: 'clash' },
+        onBlocked,
+        options: { ...FAST },
+        vms: [
+          { namespace: 'clash-a', name: 'app' },
+          { namespace: 'clash-b', name: 'app' },
+          { namespace: 'clash-b', name: 'twin' },
+        ],
+      }) as PlanInput;
 
     const before = snapshot(stack.sim.destination, 'clash');
     const aborted = await startPlan(plan('clash-abort', 'abort'));
@@ -165,10 +205,13 @@ describe('migration plans', () => {
     const skipped = (await (await startPlan(plan('clash-skip', 'skip'))).result()) as PlanResult;
     assert.equal(skipped.succeeded, 1);
     assert.equal(skipped.skipped, 2);
-    assert.deepEqual(skipped.vms.filter((v) => v.state === 'Skipped').map((v) => [v.vm, v.blockers?.map((b) => b.code)]), [
-      ['clash-b/app', ['VMNameCollision', 'DiskNameCollision']],
-      ['clash-b/twin', ['MacConflict']],
-    ]);
+    assert.deepEqual(
+      skipped.vms.filter((v) => v.state === 'Skipped').map((v) => [v.vm, v.blockers?.map((b) => b.code)]),
+      [
+        ['clash-b/app', ['VMNameCollision', 'DiskNameCollision']],
+        ['clash-b/twin', ['MacConflict']],
+      ],
+    );
     assert.deepEqual(await destinationVms('clash'), ['app']);
   });
 
@@ -176,10 +219,15 @@ describe('migration plans', () => {
     const ns = await fleet(3);
     await stack.sim.partition(true);
     const h = await startPlan(planOf('stall-one', ns, 3, { maxInFlight: 1, options: { ...FAST, handshakeTimeout: '3s' } }));
-    const stalled = await eventually('the first VM stalled in the plan status', async () => {
-      const s = await planStatus(h);
-      return s.stalled.length === 1 ? s : undefined;
-    }, 60_000, 250);
+    const stalled = await eventually(
+      'the first VM stalled in the plan status',
+      async () => {
+        const s = await planStatus(h);
+        return s.stalled.length === 1 ? s : undefined;
+      },
+      60_000,
+      250,
+    );
     assert.equal(stalled.stalled[0]!.vm, `${ns}/${fleetVmName('vm', 1)}`);
     assert.match(stalled.stalled[0]!.diagnosis ?? '', /synchronization address/);
     assert.equal(stalled.counts.Pending, 2, 'the other VMs wait for the slot');
@@ -191,7 +239,10 @@ describe('migration plans', () => {
     const result = (await h.result()) as PlanResult;
     assert.equal(result.outcome, 'Succeeded');
     assert.equal(result.vms[0]!.attempt, 2);
-    assert.deepEqual(await destinationVms(ns), [1, 2, 3].map((i) => fleetVmName('vm', i)));
+    assert.deepEqual(
+      await destinationVms(ns),
+      [1, 2, 3].map((i) => fleetVmName('vm', i)),
+    );
   });
 
   it('retryStalled with nothing stalled is refused with the reason', async () => {

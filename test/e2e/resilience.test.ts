@@ -37,9 +37,19 @@ async function owned(s: Stack, workflowId: string): Promise<string[]> {
   const sel = ownedSelector(workflowId);
   const out: string[] = [];
   for (const plural of ['virtualmachines', 'virtualmachineinstancemigrations']) {
-    for (const o of ((await c.custom.listNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: 'demo', plural, labelSelector: sel })) as { items: { metadata: { name: string } }[] }).items) out.push(`${plural}/${o.metadata.name}`);
+    for (const o of (
+      (await c.custom.listNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: 'demo', plural, labelSelector: sel })) as {
+        items: { metadata: { name: string } }[];
+      }
+    ).items)
+      out.push(`${plural}/${o.metadata.name}`);
   }
-  for (const o of ((await c.custom.listNamespacedCustomObject({ group: 'cdi.kubevirt.io', version: 'v1beta1', namespace: 'demo', plural: 'datavolumes', labelSelector: sel })) as { items: { metadata: { name: string } }[] }).items) out.push(`datavolumes/${o.metadata.name}`);
+  for (const o of (
+    (await c.custom.listNamespacedCustomObject({ group: 'cdi.kubevirt.io', version: 'v1beta1', namespace: 'demo', plural: 'datavolumes', labelSelector: sel })) as {
+      items: { metadata: { name: string } }[];
+    }
+  ).items)
+    out.push(`datavolumes/${o.metadata.name}`);
   for (const o of (await c.core.listNamespacedSecret({ namespace: 'demo', labelSelector: sel })).items) out.push(`secrets/${o.metadata!.name}`);
   for (const o of (await c.core.listNamespacedPersistentVolumeClaim({ namespace: 'demo' })).items) out.push(`pvc/${o.metadata!.name}`);
   return out.sort();
@@ -91,7 +101,14 @@ describe('resilience', () => {
   it('succeeds with 10% API errors and added latency on both clusters', async () => {
     stack = await startStack();
     const s = stack;
-    const faults = { errors: [{ rate: 0.1, code: 500 }, { rate: 0.03, code: 429, retryAfterSeconds: 1 }], latencyMs: { min: 5, max: 60 }, seed: 7 };
+    const faults = {
+      errors: [
+        { rate: 0.1, code: 500 },
+        { rate: 0.03, code: 429, retryAfterSeconds: 1 },
+      ],
+      latencyMs: { min: 5, max: 60 },
+      seed: 7,
+    };
     for (const c of [s.sim.source, s.sim.destination]) await simControl(c, 'faults', 'PUT', faults);
     const handle = await startMigration(s, input('web-01'));
     const result = (await handle.result()) as MigrationResult;

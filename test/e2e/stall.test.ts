@@ -23,7 +23,10 @@ after(async () => {
 });
 afterEach(async () => {
   for await (const wf of stack.client.workflow.list({ query: 'ExecutionStatus = "Running"' })) {
-    await stack.client.workflow.getHandle(wf.workflowId).terminate('test cleanup').catch(() => {});
+    await stack.client.workflow
+      .getHandle(wf.workflowId)
+      .terminate('test cleanup')
+      .catch(() => {});
   }
   await stack.sim.partition(false);
   await simControl(stack.sim.destination, 'faults', 'DELETE');
@@ -64,10 +67,16 @@ describe('stall detection and operator control', () => {
     assert.equal(result.attempts, 2);
     assert.notEqual(result.migrationId, firstId);
     const history = (await handle.query(statusQuery)).history;
-    assert.deepEqual(
-      history.map((h) => h.phase).slice(history.findIndex((h) => h.phase === 'Stalled')),
-      ['Stalled', 'RollingBack', 'CreatingPrerequisites', 'CreatingTarget', 'CreatingMigrations', 'Synchronizing', 'Finalizing', 'Succeeded'],
-    );
+    assert.deepEqual(history.map((h) => h.phase).slice(history.findIndex((h) => h.phase === 'Stalled')), [
+      'Stalled',
+      'RollingBack',
+      'CreatingPrerequisites',
+      'CreatingTarget',
+      'CreatingMigrations',
+      'Synchronizing',
+      'Finalizing',
+      'Succeeded',
+    ]);
     assert.equal(history.find((h) => h.phase === 'RollingBack')?.note, 'retry: partition healed');
   });
 
@@ -95,9 +104,12 @@ describe('stall detection and operator control', () => {
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
     await sourceRunning('cache-01');
     assert.equal(await kubevirt(clients(stack.sim, 'destination')).tryGet('virtualmachines', 'demo', 'cache-01'), undefined);
-    assert.deepEqual((await handle.query(statusQuery)).history.slice(-2).map((h) => [h.phase, h.note]), [
-      ['RollingBack', 'the workflow was cancelled'],
-      ['RolledBack', 'the workflow was cancelled'],
-    ]);
+    assert.deepEqual(
+      (await handle.query(statusQuery)).history.slice(-2).map((h) => [h.phase, h.note]),
+      [
+        ['RollingBack', 'the workflow was cancelled'],
+        ['RolledBack', 'the workflow was cancelled'],
+      ],
+    );
   });
 });

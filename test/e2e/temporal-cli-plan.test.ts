@@ -80,15 +80,23 @@ describe('README: plans from the Temporal CLI', () => {
     const stalled = await eventually('a stalled VM in planStatus', async () => ((await query()).stalled.length > 0 ? query() : undefined), 60_000, 500);
     assert.match(stalled.stalled[0]!.diagnosis ?? '', /synchronization address/);
 
-    const listed = await eventually('the stalled child listed by FerryPlan and FerryStalled', async () => {
-      const r = await temporal(need('workflow list'));
-      assert.equal(r.code, 0, r.stderr);
-      // An empty result prints nothing; otherwise one JSON array.
-      const found = r.stdout.trim() ? (JSON.parse(r.stdout) as unknown[]) : [];
-      const ids = found.map((w) => path<string>(w, 'execution.workflowId'));
-      return ids.includes(stalled.stalled[0]!.workflowId) ? ids : undefined;
-    }, 20_000, 500);
-    assert.ok(listed.every((id) => id?.startsWith('migration/source/demo/')), `only the plan's children: ${listed.join(', ')}`);
+    const listed = await eventually(
+      'the stalled child listed by FerryPlan and FerryStalled',
+      async () => {
+        const r = await temporal(need('workflow list'));
+        assert.equal(r.code, 0, r.stderr);
+        // An empty result prints nothing; otherwise one JSON array.
+        const found = r.stdout.trim() ? (JSON.parse(r.stdout) as unknown[]) : [];
+        const ids = found.map((w) => path<string>(w, 'execution.workflowId'));
+        return ids.includes(stalled.stalled[0]!.workflowId) ? ids : undefined;
+      },
+      20_000,
+      500,
+    );
+    assert.ok(
+      listed.every((id) => id?.startsWith('migration/source/demo/')),
+      `only the plan's children: ${listed.join(', ')}`,
+    );
 
     // Retry, then heal: a healed partition resumes a stall on its own within a poll interval, so
     // healing first would race the retry.
@@ -97,16 +105,23 @@ describe('README: plans from the Temporal CLI', () => {
     assert.equal(retried.code, 0, retried.stderr);
     assert.match(retried.stdout, /retry sent to \d+ stalled VM migration/);
 
-    const done = await eventually('the plan succeeded', async () => {
-      const s = await query();
-      return s.phase === 'Succeeded' ? s : undefined;
-    }, 120_000, 500).catch(async (e: unknown) => {
+    const done = await eventually(
+      'the plan succeeded',
+      async () => {
+        const s = await query();
+        return s.phase === 'Succeeded' ? s : undefined;
+      },
+      120_000,
+      500,
+    ).catch(async (e: unknown) => {
       // What the children were waiting for, to tell a stuck cleanup from a slow migration.
       const s = await query();
-      const waits = await Promise.all(s.active.map(async (v) => {
-        const d = await stack.client.workflow.getHandle(v.workflowId).describe();
-        return `${v.vm} ${v.state}: ${JSON.stringify(d.raw.pendingActivities?.map((a) => ({ type: a.activityType?.name, attempt: a.attempt, heartbeat: a.heartbeatDetails?.payloads?.map((p) => Buffer.from(p.data ?? []).toString()), failure: a.lastFailure?.message })))}`;
-      }));
+      const waits = await Promise.all(
+        s.active.map(async (v) => {
+          const d = await stack.client.workflow.getHandle(v.workflowId).describe();
+          return `${v.vm} ${v.state}: ${JSON.stringify(d.raw.pendingActivities?.map((a) => ({ type: a.activityType?.name, attempt: a.attempt, heartbeat: a.heartbeatDetails?.payloads?.map((p) => Buffer.from(p.data ?? []).toString()), failure: a.lastFailure?.message })))}`;
+        }),
+      );
       throw new Error(`${(e as Error).message}\n${waits.join('\n')}`);
     });
     assert.equal(done.counts.Succeeded, input.vms.length);

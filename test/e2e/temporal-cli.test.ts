@@ -156,10 +156,15 @@ async function status(vm: string): Promise<MigrationStatus> {
 async function waitStatus(vm: string, what: string, pred: (s: MigrationStatus) => boolean, timeoutMs = 30_000): Promise<MigrationStatus> {
   let last: MigrationStatus | undefined;
   try {
-    return await eventually(what, async () => {
-      last = await status(vm);
-      return pred(last) ? last : undefined;
-    }, timeoutMs, 150);
+    return await eventually(
+      what,
+      async () => {
+        last = await status(vm);
+        return pred(last) ? last : undefined;
+      },
+      timeoutMs,
+      150,
+    );
   } catch (e) {
     throw new Error(`${(e as Error).message}; last status: phase ${last?.phase}, attempt ${last?.attempt}, history ${JSON.stringify(last?.history)}`);
   }
@@ -192,7 +197,11 @@ async function sourceRunning(vm: string): Promise<void> {
   const src = kubevirt(clients(stack.sim, 'source'));
   assert.equal(path(await src.get('virtualmachineinstances', 'demo', vm), 'status.phase'), 'Running', `source VMI ${vm} is not Running`);
   assert.notEqual(path(await src.get('virtualmachines', 'demo', vm), 'spec.runStrategy'), 'Halted', `source VM ${vm} is halted`);
-  assert.deepEqual((await src.list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name), [], 'VMIMs left on the source');
+  assert.deepEqual(
+    (await src.list('virtualmachineinstancemigrations', 'demo')).map((m) => m.metadata.name),
+    [],
+    'VMIMs left on the source',
+  );
   assert.equal(await kubevirt(clients(stack.sim, 'destination')).tryGet('virtualmachines', 'demo', vm), undefined, `${vm} left on the destination`);
 }
 
@@ -224,7 +233,7 @@ describe('the README section is complete and in step with the code', () => {
       'temporal workflow query --name status',
       'temporal workflow describe',
       'temporal workflow result',
-      "temporal workflow list --query FerryStalled = true",
+      'temporal workflow list --query FerryStalled = true',
       'temporal workflow list --query FerryPhase = "Synchronizing"',
       'temporal workflow update execute --name retry',
       'temporal workflow update execute --name extend',
@@ -241,10 +250,7 @@ describe('the README section is complete and in step with the code', () => {
 
   it('lists every option with its default from DEFAULT_OPTIONS', () => {
     const rows = new Map([...readmeSection(SECTION).matchAll(/^\| `options\.(\w+)` \| `([^`]+)` \|/gm)].map((m) => [m[1]!, m[2]!]));
-    assert.deepEqual(
-      Object.fromEntries(rows),
-      Object.fromEntries(Object.entries(DEFAULT_OPTIONS).map(([k, v]) => [k, String(v)])),
-    );
+    assert.deepEqual(Object.fromEntries(rows), Object.fromEntries(Object.entries(DEFAULT_OPTIONS).map(([k, v]) => [k, String(v)])));
   });
 });
 
@@ -261,9 +267,15 @@ describe('operating migrations with the Temporal CLI, as the README shows', () =
     assert.equal(path(r.failure, 'applicationFailureInfo.nonRetryable'), true);
     const message = String(path(r.failure, 'message'));
     assert.match(message, /^invalid migration input:\n- /);
-    const issues = message.split('\n').slice(1).map((l) => l.replace(/^- /, ''));
+    const issues = message
+      .split('\n')
+      .slice(1)
+      .map((l) => l.replace(/^- /, ''));
     for (const field of ['source.cluster', 'source.namespace', 'source.name', 'destination.cluster']) {
-      assert.ok(issues.some((l) => l.startsWith(field)), `no line names ${field}:\n${message}`);
+      assert.ok(
+        issues.some((l) => l.startsWith(field)),
+        `no line names ${field}:\n${message}`,
+      );
     }
     assert.deepEqual(path(r.failure, 'applicationFailureInfo.details.0'), issues, 'details[0] should list the same lines');
 
@@ -271,8 +283,14 @@ describe('operating migrations with the Temporal CLI, as the README shows', () =
     const text = await run(readme('temporal workflow result', TYPO_ID), { json: false });
     assert.notEqual(text.code, 0);
     assert.match(text.stdout, /Status\s+FAILED/);
-    const shown = fencedBlocks(readmeSection(SECTION), 'text').flatMap((b) => b.split('\n')).filter((l) => l.startsWith('- '));
-    assert.deepEqual(shown, issues.map((l) => `- ${l}`), 'the README example differs from the real message');
+    const shown = fencedBlocks(readmeSection(SECTION), 'text')
+      .flatMap((b) => b.split('\n'))
+      .filter((l) => l.startsWith('- '));
+    assert.deepEqual(
+      shown,
+      issues.map((l) => `- ${l}`),
+      'the README example differs from the real message',
+    );
     for (const line of shown) assert.ok(text.stdout.includes(line), `CLI text output lacks: ${line}\n${text.stdout}`);
     assert.deepEqual(diff(before, snapshot(stack.sim.destination, 'demo')), [], 'an invalid input changed the destination');
   });
@@ -431,7 +449,13 @@ describe('operating migrations with the Temporal CLI, as the README shows', () =
     assert.equal(r.status, 'CANCELED');
     const s = await status(vm);
     assert.equal(s.phase, 'RolledBack');
-    assert.deepEqual(s.history.slice(-2).map((h) => [h.phase, h.note]), [['RollingBack', 'the workflow was cancelled'], ['RolledBack', 'the workflow was cancelled']]);
+    assert.deepEqual(
+      s.history.slice(-2).map((h) => [h.phase, h.note]),
+      [
+        ['RollingBack', 'the workflow was cancelled'],
+        ['RolledBack', 'the workflow was cancelled'],
+      ],
+    );
     await sourceRunning(vm);
     await stack.sim.partition(false);
   });

@@ -80,16 +80,13 @@ describe('replay of committed histories', () => {
   it('has teeth: a workflow that runs a different activity first fails with DeterminismViolationError', async () => {
     const happy = histories.find((h) => h.file === 'happy-web-01.json');
     assert.ok(happy, 'happy-web-01.json is missing');
-    await assert.rejects(
-      Worker.runReplayHistory({ workflowsPath: DIVERGED_WORKFLOW }, happy.json, happy.workflowId),
-      (e: unknown) => {
-        assert.ok(e instanceof DeterminismViolationError, `expected DeterminismViolationError, got ${String(e)}`);
-        // The violation is the planted one: history scheduled preflight, the code asked for syncCertificates.
-        assert.match(e.message, /nondeterminism/i);
-        assert.match(e.message, /preflight/);
-        assert.match(e.message, /syncCertificates/);
-        return true;
-      },
-    );
+    await assert.rejects(Worker.runReplayHistory({ workflowsPath: DIVERGED_WORKFLOW }, happy.json, happy.workflowId), (e: unknown) => {
+      assert.ok(e instanceof DeterminismViolationError, `expected DeterminismViolationError, got ${String(e)}`);
+      // The violation is the planted one: history scheduled preflight, the code asked for syncCertificates.
+      assert.match(e.message, /nondeterminism/i);
+      assert.match(e.message, /preflight/);
+      assert.match(e.message, /syncCertificates/);
+      return true;
+    });
   });
 });

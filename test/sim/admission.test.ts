@@ -45,13 +45,20 @@ describe('KubeVirt admission in the simulator', () => {
     try {
       const k = kubevirt(clients(sim, 'destination'));
       const msg = await denied(() =>
-        k.create('virtualmachines', 'demo', { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'r1' }, spec: { runStrategy: 'WaitAsReceiver', template: { spec: {} } } }),
+        k.create('virtualmachines', 'demo', {
+          apiVersion: 'kubevirt.io/v1',
+          kind: 'VirtualMachine',
+          metadata: { name: 'r1' },
+          spec: { runStrategy: 'WaitAsReceiver', template: { spec: {} } },
+        }),
       );
       assert.match(msg, /DecentralizedLiveMigration feature gate is not enabled in kubevirt resource/);
       await eventually('sync address withdrawn', async () => (path<string[]>(await k.kubevirtCR(), 'status.synchronizationAddresses') ?? ['x']).length === 0);
       const s = kubevirt(clients(sim, 'source'));
       await setGate('source', false);
-      const msg2 = await denied(() => s.create('virtualmachineinstancemigrations', 'demo', vmim('m1', { vmiName: 'web-01', sendTo: { migrationID: 'x', connectURL: '127.0.0.1:1' } })));
+      const msg2 = await denied(() =>
+        s.create('virtualmachineinstancemigrations', 'demo', vmim('m1', { vmiName: 'web-01', sendTo: { migrationID: 'x', connectURL: '127.0.0.1:1' } })),
+      );
       assert.match(msg2, /DecentralizedLiveMigration feature gate is not enabled/);
     } finally {
       await setGate('destination', true);
@@ -68,14 +75,22 @@ describe('KubeVirt admission in the simulator', () => {
 
   it('rejects a VMIM for a VMI that does not exist or has no vmiName', async () => {
     const k = kubevirt(clients(sim, 'source'));
-    assert.match(await denied(() => k.create('virtualmachineinstancemigrations', 'demo', vmim('n1', { vmiName: 'nope', sendTo: { migrationID: 'x', connectURL: '127.0.0.1:1' } }))), /VMI "demo\/nope" does not exist/);
-    assert.match(await denied(() => k.create('virtualmachineinstancemigrations', 'demo', vmim('n2', { sendTo: { migrationID: 'x', connectURL: '127.0.0.1:1' } }))), /spec.vmiName is required/);
+    assert.match(
+      await denied(() => k.create('virtualmachineinstancemigrations', 'demo', vmim('n1', { vmiName: 'nope', sendTo: { migrationID: 'x', connectURL: '127.0.0.1:1' } }))),
+      /VMI "demo\/nope" does not exist/,
+    );
+    assert.match(
+      await denied(() => k.create('virtualmachineinstancemigrations', 'demo', vmim('n2', { sendTo: { migrationID: 'x', connectURL: '127.0.0.1:1' } }))),
+      /spec.vmiName is required/,
+    );
   });
 
   it('allows one non-final VMIM per VMI', async () => {
     const k = kubevirt(clients(sim, 'source'));
     await k.create('virtualmachineinstancemigrations', 'demo', vmim('db-a', { vmiName: 'db-01', sendTo: { migrationID: 'a', connectURL: '127.0.0.1:1' } }));
-    const msg = await denied(() => k.create('virtualmachineinstancemigrations', 'demo', vmim('db-b', { vmiName: 'db-01', sendTo: { migrationID: 'b', connectURL: '127.0.0.1:1' } })));
+    const msg = await denied(() =>
+      k.create('virtualmachineinstancemigrations', 'demo', vmim('db-b', { vmiName: 'db-01', sendTo: { migrationID: 'b', connectURL: '127.0.0.1:1' } })),
+    );
     assert.match(msg, /in-flight migration detected\. Active migration job \(db-a\)/);
     await k.delete('virtualmachineinstancemigrations', 'demo', 'db-a');
     await eventually('db-a gone', async () => !(await k.tryGet('virtualmachineinstancemigrations', 'demo', 'db-a')));
@@ -87,7 +102,11 @@ describe('KubeVirt admission in the simulator', () => {
     const m = await k.create('virtualmachineinstancemigrations', 'demo', vmim('imm', { vmiName: 'cache-01', sendTo: { migrationID: 'i', connectURL: '127.0.0.1:1' } }));
     const msg = await denied(() =>
       c.custom.replaceNamespacedCustomObject({
-        group: 'kubevirt.io', version: 'v1', namespace: 'demo', plural: 'virtualmachineinstancemigrations', name: 'imm',
+        group: 'kubevirt.io',
+        version: 'v1',
+        namespace: 'demo',
+        plural: 'virtualmachineinstancemigrations',
+        name: 'imm',
         body: { ...m, spec: { vmiName: 'cache-01', sendTo: { migrationID: 'i', connectURL: '127.0.0.1:2' } } },
       }),
     );
@@ -95,7 +114,11 @@ describe('KubeVirt admission in the simulator', () => {
     // Labels may change: only spec is protected.
     const fresh = await k.get('virtualmachineinstancemigrations', 'demo', 'imm');
     await c.custom.replaceNamespacedCustomObject({
-      group: 'kubevirt.io', version: 'v1', namespace: 'demo', plural: 'virtualmachineinstancemigrations', name: 'imm',
+      group: 'kubevirt.io',
+      version: 'v1',
+      namespace: 'demo',
+      plural: 'virtualmachineinstancemigrations',
+      name: 'imm',
       body: { ...fresh, metadata: { ...fresh.metadata, labels: { ...(fresh.metadata as { labels?: object }).labels, team: 'a' } } },
     });
     assert.equal(path<Record<string, string>>(await k.get('virtualmachineinstancemigrations', 'demo', 'imm'), 'metadata.labels')?.team, 'a');
@@ -117,20 +140,31 @@ describe('KubeVirt admission in the simulator', () => {
   it('blocks any VMIM when LiveMigratable=False for another reason (bridge on the pod network)', async () => {
     const k = kubevirt(clients(sim, 'source'));
     await k.create('virtualmachines', 'demo', {
-      apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'bridged' },
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachine',
+      metadata: { name: 'bridged' },
       spec: {
         runStrategy: 'Always',
         template: { spec: { domain: { memory: { guest: '1Gi' }, devices: { interfaces: [{ name: 'default', bridge: {} }] } }, networks: [{ name: 'default', pod: {} }] } },
       },
     });
     await eventually('bridged VMI running', async () => path(await k.tryGet('virtualmachineinstances', 'demo', 'bridged'), 'status.phase') === 'Running');
-    const msg = await denied(() => k.create('virtualmachineinstancemigrations', 'demo', vmim('br', { vmiName: 'bridged', sendTo: { migrationID: 'b', connectURL: '127.0.0.1:1' } })));
+    const msg = await denied(() =>
+      k.create('virtualmachineinstancemigrations', 'demo', vmim('br', { vmiName: 'bridged', sendTo: { migrationID: 'b', connectURL: '127.0.0.1:1' } })),
+    );
     assert.match(msg, /Reason: InterfaceNotLiveMigratable/);
   });
 
   it('rejects VMs that set both running and runStrategy', async () => {
     const k = kubevirt(clients(sim, 'source'));
-    const msg = await denied(() => k.create('virtualmachines', 'demo', { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'both' }, spec: { running: true, runStrategy: 'Always', template: { spec: {} } } }));
+    const msg = await denied(() =>
+      k.create('virtualmachines', 'demo', {
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachine',
+        metadata: { name: 'both' },
+        spec: { running: true, runStrategy: 'Always', template: { spec: {} } },
+      }),
+    );
     assert.match(msg, /Running and RunStrategy are mutually exclusive/);
   });
 

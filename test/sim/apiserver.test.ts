@@ -61,10 +61,15 @@ async function openWatch(kc: k8s.KubeConfig, apiPath: string, query: Record<stri
 
 /** Wait until `n` events arrived, then `settleMs` more to catch any extra one; fails if the watch ended. */
 async function eventsOf(w: OpenWatch, n: number, settleMs = 300): Promise<string[]> {
-  await eventually(`${n} watch events`, async () => {
-    if (w.ended) throw new Error(`watch ended early: ${String(w.ended.err)}`);
-    return w.events.length >= n;
-  }, 5000, 10);
+  await eventually(
+    `${n} watch events`,
+    async () => {
+      if (w.ended) throw new Error(`watch ended early: ${String(w.ended.err)}`);
+      return w.events.length >= n;
+    },
+    5000,
+    10,
+  );
   await new Promise((r) => setTimeout(r, settleMs));
   return w.events.map((e) => `${e.type} ${e.object.metadata.name}`);
 }
@@ -274,7 +279,14 @@ describe('client-node against the simulator over HTTPS', () => {
     // A failing test op rejects the whole patch (422 Invalid) and changes nothing.
     const failed = await apiError(
       c.core.patchNamespacedConfigMap(
-        { name: 'patched', namespace: NS, body: [{ op: 'replace', path: '/data/a', value: 'nope' }, { op: 'test', path: '/data/d', value: 'wrong' }] },
+        {
+          name: 'patched',
+          namespace: NS,
+          body: [
+            { op: 'replace', path: '/data/a', value: 'nope' },
+            { op: 'test', path: '/data/d', value: 'wrong' },
+          ],
+        },
         as(k8s.PatchStrategy.JsonPatch),
       ),
     );
@@ -290,10 +302,7 @@ describe('client-node against the simulator over HTTPS', () => {
     assert.equal(after.data?.a, '10');
 
     // Strategic merge patch on a core kind.
-    const smp = await c.core.patchNamespacedConfigMap(
-      { name: 'patched', namespace: NS, body: { data: { f: '6', d: null } } },
-      as(k8s.PatchStrategy.StrategicMergePatch),
-    );
+    const smp = await c.core.patchNamespacedConfigMap({ name: 'patched', namespace: NS, body: { data: { f: '6', d: null } } }, as(k8s.PatchStrategy.StrategicMergePatch));
     assert.deepEqual(smp.data, { a: '10', e: '4', f: '6' });
 
     // A merge patch on a custom resource; strategic merge patch is refused there, as by kube-apiserver.
@@ -436,7 +445,7 @@ describe('client-node against the simulator over HTTPS', () => {
     const viewer = clients(sim, 'source', 'viewer');
     const list = await viewer.core.listNamespacedConfigMap({ namespace: 'demo' });
     assert.ok(list.items.some((i) => i.metadata?.name === 'web-config'));
-    assert.equal((await viewer.custom.getNamespacedCustomObject({ ...VM, namespace: 'demo', name: 'web-01' }) as VMObject).metadata.name, 'web-01');
+    assert.equal(((await viewer.custom.getNamespacedCustomObject({ ...VM, namespace: 'demo', name: 'web-01' })) as VMObject).metadata.name, 'web-01');
 
     const attempts = [
       () => viewer.core.createNamespacedConfigMap({ namespace: 'demo', body: { metadata: { name: 'viewer-cm' } } }),

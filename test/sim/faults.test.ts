@@ -30,7 +30,12 @@ describe('fault injection through /sim/v1/faults', () => {
     let ended!: (err: unknown) => void;
     const done = new Promise<unknown>((r) => (ended = r));
     const events: string[] = [];
-    const controller = await new k8s.Watch(c.kc).watch(apiPath, {}, (type, obj: { metadata: { name: string } }) => events.push(`${type} ${obj.metadata.name}`), (err) => ended(err));
+    const controller = await new k8s.Watch(c.kc).watch(
+      apiPath,
+      {},
+      (type, obj: { metadata: { name: string } }) => events.push(`${type} ${obj.metadata.name}`),
+      (err) => ended(err),
+    );
     return { done, events, stop: () => controller.abort() };
   }
 
@@ -165,10 +170,14 @@ describe('fault injection through /sim/v1/faults', () => {
     assert.equal(vmiGet.status?.reason, 'InternalError');
 
     // ...while virt-controller created the VMI, virt-handler ran it and the VM status reflects it.
-    const vm = await eventually('VM faulty-world Running', async () => {
-      const v = await kv.get('virtualmachines', 'demo', 'faulty-world');
-      return path(v, 'status.printableStatus') === 'Running' && path(v, 'status.ready') === true ? v : undefined;
-    }, 10_000);
+    const vm = await eventually(
+      'VM faulty-world Running',
+      async () => {
+        const v = await kv.get('virtualmachines', 'demo', 'faulty-world');
+        return path(v, 'status.printableStatus') === 'Running' && path(v, 'status.ready') === true ? v : undefined;
+      },
+      10_000,
+    );
     assert.equal(path(vm, 'status.created'), true);
     // Still faulted for us after all that controller traffic.
     assert.equal((await apiError(kv.get('virtualmachineinstances', 'demo', 'faulty-world'))).code, 500);

@@ -38,7 +38,7 @@ describe('simulator fidelity to a real API server', () => {
   describe('the VirtualMachineInstance has no status subresource', () => {
     const vmiPath = `/apis/kubevirt.io/v1/namespaces/demo/virtualmachineinstances/web-01`;
 
-    it('GET, PUT and PATCH of a VMI\'s /status are 404, and the VMI is untouched', async () => {
+    it("GET, PUT and PATCH of a VMI's /status are 404, and the VMI is untouched", async () => {
       const vmi = (await rawRequest(sim.source, 'GET', vmiPath)).body as { status: Record<string, unknown> };
       assert.equal(vmi.status.phase, 'Running');
 
@@ -161,7 +161,10 @@ describe('simulator fidelity to a real API server', () => {
       assert.equal(one.apiVersion, 'v1');
       // Without a resourceVersion the watch starts with every object as ADDED; the server ends it after 1 s.
       const raw = await rawRequest(sim.source, 'GET', '/apis/kubevirt.io/v1/namespaces/demo/virtualmachines?watch=true&timeoutSeconds=1');
-      const events = String(raw.body).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; object: Item });
+      const events = String(raw.body)
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; object: Item });
       assert.ok(events.length > 0);
       for (const e of events) {
         assert.equal(e.object.kind, 'VirtualMachine');
@@ -234,7 +237,7 @@ describe('simulator fidelity to a real API server', () => {
     });
   });
 
-  describe('a VM\'s dataVolumeTemplates', () => {
+  describe("a VM's dataVolumeTemplates", () => {
     const rootSpec = {
       source: { http: { url: 'https://images.example/fedora-41.qcow2' } },
       storage: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '5Gi' } } },
@@ -257,7 +260,15 @@ describe('simulator fidelity to a real API server', () => {
           ],
           template: {
             spec: {
-              domain: { memory: { guest: '1Gi' }, devices: { disks: [{ name: 'root', disk: {} }, { name: 'scratch', disk: {} }] } },
+              domain: {
+                memory: { guest: '1Gi' },
+                devices: {
+                  disks: [
+                    { name: 'root', disk: {} },
+                    { name: 'scratch', disk: {} },
+                  ],
+                },
+              },
               volumes: [
                 { name: 'root', dataVolume: { name: 'dvt-01-root' } },
                 { name: 'scratch', dataVolume: { name: 'dvt-01-scratch' } },
@@ -289,14 +300,16 @@ describe('simulator fidelity to a real API server', () => {
       }
       const vmi = await kv.get('virtualmachineinstances', NS, 'dvt-01');
       const started = Date.parse(String(path(vmi, 'metadata.creationTimestamp')));
-      const imported = Date.parse(String(path<{ type: string; lastTransitionTime: string }[]>(await cdi('dvt-01-root'), 'status.conditions')?.find((x) => x.type === 'Ready')?.lastTransitionTime));
+      const imported = Date.parse(
+        String(path<{ type: string; lastTransitionTime: string }[]>(await cdi('dvt-01-root'), 'status.conditions')?.find((x) => x.type === 'Ready')?.lastTransitionTime),
+      );
       assert.ok(started >= imported, 'the VMI was created after the import finished');
 
       await kv.delete('virtualmachines', NS, 'dvt-01');
       for (const name of ['dvt-01-root', 'dvt-01-scratch']) await eventually(`DataVolume ${name} collected`, async () => (await tryCdi(name)) === undefined);
     });
 
-    it('an existing DataVolume of a template\'s name that no controller owns is adopted and used as it is', async () => {
+    it("an existing DataVolume of a template's name that no controller owns is adopted and used as it is", async () => {
       const kv = kubevirt(c);
       await c.custom.createNamespacedCustomObject({
         group: 'cdi.kubevirt.io',

@@ -18,14 +18,17 @@ import { apiError, clients, eventually, kubevirt, path, startSim } from '../supp
 type Context = 'source' | 'destination';
 
 const MISSING =
-  'kubectl is not installed (looked for /usr/bin/kubectl and on PATH): install Debian\'s kubernetes-client ' +
+  "kubectl is not installed (looked for /usr/bin/kubectl and on PATH): install Debian's kubernetes-client " +
   '(`apt-get install kubernetes-client`) to run the kubectl acceptance test; CI installs it';
 
 function findKubectl(): string | undefined {
   const candidates = [
     process.env.FERRY_KUBECTL,
     '/usr/bin/kubectl',
-    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'kubectl')),
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((d) => join(d, 'kubectl')),
   ];
   for (const c of candidates) {
     if (!c) continue;
@@ -171,7 +174,10 @@ describe('kubectl against the written kubeconfig', () => {
       for (const n of names) assert.ok(have.includes(n), `${kind} lacks short name ${n} (has ${have.join(',')})`);
     }
 
-    const names = (o: string) => rows(o).map((r) => r.NAME).sort();
+    const names = (o: string) =>
+      rows(o)
+        .map((r) => r.NAME)
+        .sort();
     assert.deepEqual(names(await kubectl('source', 'get', 'vmcf')), ['u1.medium', 'u1.small']);
     assert.deepEqual(names(await kubectl('source', 'get', 'vmcp')), ['fedora']);
     assert.deepEqual(names(await kubectl('source', 'get', 'vmf', '-n', 'demo')), ['web-small']);
@@ -179,7 +185,10 @@ describe('kubectl against the written kubeconfig', () => {
     assert.deepEqual(names(await kubectl('source', 'get', 'vmi', '-n', 'demo')), ['cache-01', 'cluster-node-a', 'db-01', 'web-01']);
     assert.ok(names(await kubectl('source', 'get', 'dv', '-n', 'demo')).includes('web-01-rootdisk'));
     const kv = rows(await kubectl('destination', 'get', 'kv', '-n', 'kubevirt'));
-    assert.deepEqual(kv.map((r) => [r.NAME, r.PHASE]), [['kubevirt', 'Deployed']]);
+    assert.deepEqual(
+      kv.map((r) => [r.NAME, r.PHASE]),
+      [['kubevirt', 'Deployed']],
+    );
   });
 
   it('get vmim -A shows the VMIMs of a decentralized migration done by hand', async () => {
@@ -191,8 +200,14 @@ describe('kubectl against the written kubeconfig', () => {
     await prepareReceiver(sim, 'cache-01');
     const address = await createTargetVMIM(sim, 'cache-01', 'kubectl-mig');
     const waiting = rows(await kubectl('destination', 'get', 'vmim', '-A'));
-    assert.deepEqual(waiting.map((r) => [r.NAMESPACE, r.NAME, r.PHASE, r.VMI]), [['demo', 'cache-01-target', 'WaitingForSync', 'cache-01']]);
-    assert.deepEqual(rows(await kubectl('destination', 'get', 'vm', '-n', 'demo', 'cache-01')).map((r) => r.STATUS), ['WaitingForReceiver']);
+    assert.deepEqual(
+      waiting.map((r) => [r.NAMESPACE, r.NAME, r.PHASE, r.VMI]),
+      [['demo', 'cache-01-target', 'WaitingForSync', 'cache-01']],
+    );
+    assert.deepEqual(
+      rows(await kubectl('destination', 'get', 'vm', '-n', 'demo', 'cache-01')).map((r) => r.STATUS),
+      ['WaitingForReceiver'],
+    );
 
     await createSourceVMIM(sim, 'cache-01', 'kubectl-mig', address);
     await eventually(
@@ -200,13 +215,24 @@ describe('kubectl against the written kubeconfig', () => {
       async () => (await vmimPhase(sim, 'source', 'demo', 'cache-01-source')) === 'Succeeded' && (await vmimPhase(sim, 'destination', 'demo', 'cache-01-target')) === 'Succeeded',
       20_000,
     );
-    assert.deepEqual(rows(await kubectl('source', 'get', 'vmim', '-A')).map((r) => [r.NAME, r.PHASE, r.VMI]), [['cache-01-source', 'Succeeded', 'cache-01']]);
-    assert.deepEqual(rows(await kubectl('destination', 'get', 'vmim', '-A')).map((r) => [r.NAME, r.PHASE, r.VMI]), [['cache-01-target', 'Succeeded', 'cache-01']]);
+    assert.deepEqual(
+      rows(await kubectl('source', 'get', 'vmim', '-A')).map((r) => [r.NAME, r.PHASE, r.VMI]),
+      [['cache-01-source', 'Succeeded', 'cache-01']],
+    );
+    assert.deepEqual(
+      rows(await kubectl('destination', 'get', 'vmim', '-A')).map((r) => [r.NAME, r.PHASE, r.VMI]),
+      [['cache-01-target', 'Succeeded', 'cache-01']],
+    );
     // The VMs as kubectl shows them once the controllers finished: halted here, running there.
-    await eventually('kubectl shows cache-01 Stopped on the source and Running on the destination', async () => {
-      const [src, dst] = await Promise.all([kubectl('source', 'get', 'vm', '-n', 'demo', 'cache-01'), kubectl('destination', 'get', 'vm', '-n', 'demo', 'cache-01')]);
-      return rows(src)[0]?.STATUS === 'Stopped' && rows(dst)[0]?.STATUS === 'Running';
-    }, 15_000, 200);
+    await eventually(
+      'kubectl shows cache-01 Stopped on the source and Running on the destination',
+      async () => {
+        const [src, dst] = await Promise.all([kubectl('source', 'get', 'vm', '-n', 'demo', 'cache-01'), kubectl('destination', 'get', 'vm', '-n', 'demo', 'cache-01')]);
+        return rows(src)[0]?.STATUS === 'Stopped' && rows(dst)[0]?.STATUS === 'Running';
+      },
+      15_000,
+      200,
+    );
     assert.equal((await kubectl('source', 'get', 'vm', '-n', 'demo', 'cache-01', '-o', 'jsonpath={.spec.runStrategy}')).trim(), 'Halted');
     assert.equal((await kubectl('destination', 'get', 'vm', '-n', 'demo', 'cache-01', '-o', 'jsonpath={.spec.runStrategy}')).trim(), 'Always');
   });
@@ -291,10 +317,14 @@ spec:
     const exited = new Promise<void>((r) => child.once('close', () => r()));
     const state = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
     try {
-      await eventually('the initial list', async () => {
-        if (child.exitCode !== null) throw new Error(`kubectl -w exited with ${child.exitCode}\n${state()}`);
-        return /^web-01\s/m.test(stdout);
-      }, 15_000);
+      await eventually(
+        'the initial list',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`kubectl -w exited with ${child.exitCode}\n${state()}`);
+          return /^web-01\s/m.test(stdout);
+        },
+        15_000,
+      );
 
       const kv = kubevirt(clients(sim, 'source'));
       // A new VM, and a run strategy change the controllers turn into status changes.
@@ -306,7 +336,11 @@ spec:
       });
       const batch = await kv.get('virtualmachines', 'demo', 'batch-01');
       await clients(sim, 'source').custom.replaceNamespacedCustomObject({
-        group: 'kubevirt.io', version: 'v1', namespace: 'demo', plural: 'virtualmachines', name: 'batch-01',
+        group: 'kubevirt.io',
+        version: 'v1',
+        namespace: 'demo',
+        plural: 'virtualmachines',
+        name: 'batch-01',
         body: { ...batch, spec: { ...(batch.spec as object), runStrategy: 'Always' } },
       });
 

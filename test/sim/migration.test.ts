@@ -47,11 +47,16 @@ describe('decentralized live migration in the simulator', () => {
     let bothRunning = false;
     const src = kubevirt(clients(s, 'source'));
     const dst = kubevirt(clients(s, 'destination'));
-    await eventually('both VMIMs Succeeded', async () => {
-      const [a, b] = await Promise.all([src.tryGet('virtualmachineinstances', 'demo', 'cache-01'), dst.tryGet('virtualmachineinstances', 'demo', 'cache-01')]);
-      if (path(a, 'status.phase') === 'Running' && path(b, 'status.phase') === 'Running') bothRunning = true;
-      return (await vmimPhase(s, 'source', 'demo', 'cache-01-source')) === 'Succeeded' && (await vmimPhase(s, 'destination', 'demo', 'cache-01-target')) === 'Succeeded';
-    }, 20_000, 10);
+    await eventually(
+      'both VMIMs Succeeded',
+      async () => {
+        const [a, b] = await Promise.all([src.tryGet('virtualmachineinstances', 'demo', 'cache-01'), dst.tryGet('virtualmachineinstances', 'demo', 'cache-01')]);
+        if (path(a, 'status.phase') === 'Running' && path(b, 'status.phase') === 'Running') bothRunning = true;
+        return (await vmimPhase(s, 'source', 'demo', 'cache-01-source')) === 'Succeeded' && (await vmimPhase(s, 'destination', 'demo', 'cache-01-target')) === 'Succeeded';
+      },
+      20_000,
+      10,
+    );
     assert.equal(bothRunning, false, 'source and target VMIs were Running at the same time');
 
     // u1.small = 2 GiB of memory + a 5 GiB disk, scaled down 4096x on the wire.
@@ -133,7 +138,7 @@ describe('decentralized live migration in the simulator', () => {
     await eventually('migration completes after healing', async () => (await vmimPhase(s, 'destination', 'demo', 'db-01-target')) === 'Succeeded', 30_000);
   });
 
-  it('fails a migration that cannot converge, through KubeVirt\'s progress timeout; the source keeps running', async () => {
+  it("fails a migration that cannot converge, through KubeVirt's progress timeout; the source keeps running", async () => {
     sim = await startSim();
     const s = sim;
     await syncCAs(s);
@@ -153,8 +158,11 @@ describe('decentralized live migration in the simulator', () => {
     await prepareReceiver(s, 'web-01');
     const address = await createTargetVMIM(s, 'web-01', 'mig-dirty');
     await createSourceVMIM(s, 'web-01', 'mig-dirty', address);
-    await eventually('both VMIMs Failed', async () =>
-      (await vmimPhase(s, 'source', 'demo', 'web-01-source')) === 'Failed' && (await vmimPhase(s, 'destination', 'demo', 'web-01-target')) === 'Failed', 30_000);
+    await eventually(
+      'both VMIMs Failed',
+      async () => (await vmimPhase(s, 'source', 'demo', 'web-01-source')) === 'Failed' && (await vmimPhase(s, 'destination', 'demo', 'web-01-target')) === 'Failed',
+      30_000,
+    );
     const sourceVMIM = await kubevirt(src).get('virtualmachineinstancemigrations', 'demo', 'web-01-source');
     assert.match(String(path(sourceVMIM, 'status.migrationState.failureReason')), /Live migration stuck for 2 sec and has been aborted/);
     const sourceVMI = await kubevirt(src).get('virtualmachineinstances', 'demo', 'web-01');
@@ -177,8 +185,12 @@ describe('decentralized live migration in the simulator', () => {
     await createSourceVMIM(s, 'db-01', 'mig-cancel', address);
     await eventually('transfer running', async () => (await vmimPhase(s, 'source', 'demo', 'db-01-source')) === 'Running', 20_000);
     await kubevirt(clients(s, 'source')).delete('virtualmachineinstancemigrations', 'demo', 'db-01-source');
-    await eventually('target VMIM removed by CancelMigration', async () => (await vmimPhase(s, 'destination', 'demo', 'db-01-target')) === undefined &&
-      !(await kubevirt(clients(s, 'destination')).tryGet('virtualmachineinstancemigrations', 'demo', 'db-01-target')));
+    await eventually(
+      'target VMIM removed by CancelMigration',
+      async () =>
+        (await vmimPhase(s, 'destination', 'demo', 'db-01-target')) === undefined &&
+        !(await kubevirt(clients(s, 'destination')).tryGet('virtualmachineinstancemigrations', 'demo', 'db-01-target')),
+    );
     const vmi = await kubevirt(clients(s, 'source')).get('virtualmachineinstances', 'demo', 'db-01');
     assert.equal(path(vmi, 'status.phase'), 'Running');
     assert.equal(path(vmi, 'status.migrationState.abortStatus'), 'Succeeded');

@@ -64,7 +64,11 @@ export interface BedStack extends StackBase {
 }
 
 export async function startBedStack(kind: BedKind, opts: StackOptions = {}): Promise<BedStack> {
-  const stack = await startStackWith(() => startTestBed(kind), (bed) => bed, opts);
+  const stack = await startStackWith(
+    () => startTestBed(kind),
+    (bed) => bed,
+    opts,
+  );
   return Object.assign(stack, { bed: stack.clusters });
 }
 

@@ -65,7 +65,6 @@ export function startFerry(stack: StackBase, args: string[], env: NodeJS.Process
   };
 }
 
-
 /** Run `ferry …` to its end. */
 export function runFerry(stack: StackBase, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return startFerry(stack, args, env).done;

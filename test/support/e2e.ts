@@ -92,7 +92,13 @@ export async function startStackWith<B>(
     const kc = new KubeConfig();
     kc.loadFromString(bed.kubeconfig);
     const connection = await NativeConnection.connect({ address: server.address });
-    stack.worker = await createFerryWorker({ connection, client: clientConnection, namespace: 'default', clusters: new KubeconfigRegistry(kc), workflowBundle: await workflowBundle() });
+    stack.worker = await createFerryWorker({
+      connection,
+      client: clientConnection,
+      namespace: 'default',
+      clusters: new KubeconfigRegistry(kc),
+      workflowBundle: await workflowBundle(),
+    });
     stack.workerRun = stack.worker.run().finally(() => connection.close());
   }
   return stack;
@@ -100,7 +106,11 @@ export async function startStackWith<B>(
 
 /** The stack on the simulator bed. */
 export async function startStack(opts: StackOptions & { sim?: SimulatorOptions } = {}): Promise<Stack> {
-  const stack = await startStackWith(() => startSim(opts.sim), (sim) => ({ kubeconfig: sim.kubeconfig(), stop: () => sim.stop() }), opts);
+  const stack = await startStackWith(
+    () => startSim(opts.sim),
+    (sim) => ({ kubeconfig: sim.kubeconfig(), stop: () => sim.stop() }),
+    opts,
+  );
   return Object.assign(stack, { sim: stack.clusters });
 }
 

@@ -12,7 +12,10 @@ export async function syncCAs(sim: Simulator): Promise<void> {
   const src = clients(sim, 'source');
   const dst = clients(sim, 'destination');
   const [srcCA, dstCA] = [sim.source.kubevirtCA.certPem.trim(), sim.destination.kubevirtCA.certPem.trim()];
-  for (const [c, peer] of [[dst, srcCA], [src, dstCA]] as const) {
+  for (const [c, peer] of [
+    [dst, srcCA],
+    [src, dstCA],
+  ] as const) {
     const cm = await c.core.readNamespacedConfigMap({ namespace: 'kubevirt', name: 'kubevirt-external-ca' });
     await c.core.replaceNamespacedConfigMap({ namespace: 'kubevirt', name: 'kubevirt-external-ca', body: { ...cm, data: { 'ca-bundle': peer + '\n' } } });
   }
@@ -38,26 +41,39 @@ export async function prepareReceiver(sim: Simulator, name: string, opts: Receiv
   for (const v of volumes) {
     if (!v.dataVolume) continue;
     const dv = (await clients(sim, 'source').custom.getNamespacedCustomObject({
-      group: 'cdi.kubevirt.io', version: 'v1beta1', namespace: srcNs, plural: 'datavolumes', name: v.dataVolume.name,
+      group: 'cdi.kubevirt.io',
+      version: 'v1beta1',
+      namespace: srcNs,
+      plural: 'datavolumes',
+      name: v.dataVolume.name,
     })) as Record<string, unknown>;
     await dstClients.custom.createNamespacedCustomObject({
-      group: 'cdi.kubevirt.io', version: 'v1beta1', namespace: dstNs, plural: 'datavolumes',
+      group: 'cdi.kubevirt.io',
+      version: 'v1beta1',
+      namespace: dstNs,
+      plural: 'datavolumes',
       body: {
-        apiVersion: 'cdi.kubevirt.io/v1beta1', kind: 'DataVolume',
+        apiVersion: 'cdi.kubevirt.io/v1beta1',
+        kind: 'DataVolume',
         metadata: { name: v.dataVolume.name, annotations: { 'cdi.kubevirt.io/storage.usePopulator': 'true' } },
         spec: { source: { blank: {} }, storage: path(dv, 'spec.storage') },
       },
     });
   }
   // Namespaced instancetypes and preferences must exist next to the receiver VM.
-  for (const [field, plural] of [['instancetype', 'virtualmachineinstancetypes'], ['preference', 'virtualmachinepreferences']] as const) {
+  for (const [field, plural] of [
+    ['instancetype', 'virtualmachineinstancetypes'],
+    ['preference', 'virtualmachinepreferences'],
+  ] as const) {
     const ref = spec[field] as { name: string; kind?: string } | undefined;
     if (!ref?.kind || ref.kind.includes('Cluster')) continue;
     const it = { group: 'instancetype.kubevirt.io', version: 'v1beta1', plural };
     const obj = (await clients(sim, 'source').custom.getNamespacedCustomObject({ ...it, namespace: srcNs, name: ref.name })) as Record<string, unknown>;
     try {
       await dstClients.custom.createNamespacedCustomObject({
-        ...it, namespace: dstNs, body: { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: ref.name }, spec: obj.spec },
+        ...it,
+        namespace: dstNs,
+        body: { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: ref.name }, spec: obj.spec },
       });
     } catch (e) {
       if ((e as { code?: number }).code !== 409) throw e;
@@ -67,7 +83,8 @@ export async function prepareReceiver(sim: Simulator, name: string, opts: Receiv
   delete spec.running;
   spec.runStrategy = 'WaitAsReceiver';
   await kubevirt(dstClients).create('virtualmachines', dstNs, {
-    apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine',
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachine',
     metadata: { name, annotations: { 'kubevirt.io/restore-run-strategy': restore } },
     spec,
   });
@@ -78,16 +95,21 @@ export async function prepareReceiver(sim: Simulator, name: string, opts: Receiv
 export async function createTargetVMIM(sim: Simulator, vmi: string, migrationID: string, ns = 'demo', target: 'source' | 'destination' = 'destination'): Promise<string> {
   const k = kubevirt(clients(sim, target));
   await k.create('virtualmachineinstancemigrations', ns, {
-    apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration',
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstanceMigration',
     metadata: { name: `${vmi}-target` },
     spec: { vmiName: vmi, receive: { migrationID } },
   });
-  return eventually('target VMIM sync address', async () => path<string[]>(await k.get('virtualmachineinstancemigrations', ns, `${vmi}-target`), 'status.synchronizationAddresses')?.[0]);
+  return eventually(
+    'target VMIM sync address',
+    async () => path<string[]>(await k.get('virtualmachineinstancemigrations', ns, `${vmi}-target`), 'status.synchronizationAddresses')?.[0],
+  );
 }
 
 export async function createSourceVMIM(sim: Simulator, vmi: string, migrationID: string, connectURL: string, ns = 'demo'): Promise<void> {
   await kubevirt(clients(sim, 'source')).create('virtualmachineinstancemigrations', ns, {
-    apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration',
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstanceMigration',
     metadata: { name: `${vmi}-source` },
     spec: { vmiName: vmi, sendTo: { migrationID, connectURL } },
   });

@@ -67,4 +67,3 @@ export function shellWords(line: string): string[] {
   if (inWord) words.push(word);
   return words;
 }
-

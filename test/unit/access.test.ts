@@ -27,14 +27,20 @@ describe("ferry's RBAC", () => {
       for (const verb of n.verbs) {
         for (const name of n.names ?? [undefined]) {
           const attrs = { verb, ...resourceOf(n.kind), ...(name ? { name } : {}) };
-          assert.ok(rules.some((r) => ruleAllows(r, attrs)), `${n.side}/${n.scope}: ${verb} ${attrs.resource}${name ? `/${name}` : ''} (${n.why}) is not granted`);
+          assert.ok(
+            rules.some((r) => ruleAllows(r, attrs)),
+            `${n.side}/${n.scope}: ${verb} ${attrs.resource}${name ? `/${name}` : ''} (${n.why}) is not granted`,
+          );
         }
       }
     }
   });
 
   it('grants nothing no need uses (per resource name, and in the scope it is bound)', () => {
-    for (const [scope, rules] of [['cluster-or-workload', clusterRules], ['kubevirt', kubevirtRules]] as const) {
+    for (const [scope, rules] of [
+      ['cluster-or-workload', clusterRules],
+      ['kubevirt', kubevirtRules],
+    ] as const) {
       for (const r of rules) {
         for (const group of r.apiGroups ?? []) {
           for (const resource of r.resources ?? []) {

@@ -102,7 +102,14 @@ describe('progress: terminal frame', () => {
   });
 
   it('without colours (NO_COLOR) the frame has no escape codes at all', () => {
-    const text = frame([{ workflowId: 'a', status: stalled() }, { workflowId: 'b', status: status() }], NOW, plain).join('\n');
+    const text = frame(
+      [
+        { workflowId: 'a', status: stalled() },
+        { workflowId: 'b', status: status() },
+      ],
+      NOW,
+      plain,
+    ).join('\n');
     assert.ok(!text.includes('\x1b'), text);
     assert.match(text, /2 migration\(s\): 2 running {2}1 stalled/);
   });
@@ -113,7 +120,11 @@ describe('progress: terminal frame', () => {
   });
 
   it('an ended migration shows its outcome; a failed query shows why', () => {
-    const done: Watched = { workflowId: 'a', status: status({ phase: 'Succeeded' }), end: { code: EXIT.ok, outcome: 'Succeeded', text: 'Succeeded after 1 attempt(s) in 6.0 s (migration ID x)' } };
+    const done: Watched = {
+      workflowId: 'a',
+      status: status({ phase: 'Succeeded' }),
+      end: { code: EXIT.ok, outcome: 'Succeeded', text: 'Succeeded after 1 attempt(s) in 6.0 s (migration ID x)' },
+    };
     const text = frame([done, { workflowId: 'b', error: 'no answer within 5 s' }], NOW, tty).join('\n');
     assert.ok(text.includes(`${ESC}32mSucceeded${ESC}0m`));
     assert.match(strip(text), /Succeeded after 1 attempt\(s\)/);
@@ -141,7 +152,14 @@ describe('progress: plain lines (not a terminal)', () => {
 });
 
 describe('progress: outcomes and exit codes (as migrate --wait)', () => {
-  const result = (outcome: MigrationResult['outcome']): MigrationResult => ({ outcome, attempts: 2, migrationId: 'm', created: [], durationMs: 12_300, ...(outcome === 'RolledBack' ? { reason: 'cancelled' } : {}) });
+  const result = (outcome: MigrationResult['outcome']): MigrationResult => ({
+    outcome,
+    attempts: 2,
+    migrationId: 'm',
+    created: [],
+    durationMs: 12_300,
+    ...(outcome === 'RolledBack' ? { reason: 'cancelled' } : {}),
+  });
   it('Succeeded → 0, RolledBack → 3, a failure → 1, a failure after a rollback (Temporal cancel) → 3', () => {
     assert.deepEqual(ending({ ok: true, result: result('Succeeded') }), { code: 0, outcome: 'Succeeded', text: 'Succeeded after 2 attempt(s) in 12.3 s (migration ID m)' });
     assert.equal(ending({ ok: true, result: result('RolledBack') }).code, EXIT.rolledBack);

@@ -39,11 +39,17 @@ describe('diagnose', () => {
     });
 
     it('a TLS error: the CAs', () => {
-      assert.match(diagnose('handshake', 300_000, obs({ blocked: 'x509: certificate signed by unknown authority' }), m), /^The synchronization controllers do not trust each other/);
+      assert.match(
+        diagnose('handshake', 300_000, obs({ blocked: 'x509: certificate signed by unknown authority' }), m),
+        /^The synchronization controllers do not trust each other/,
+      );
     });
 
     it('an unknown migration ID: the target VMIM', () => {
-      assert.match(diagnose('handshake', 300_000, obs({ blocked: 'unable to locate VMI for migrationID abc' }), m), /^The destination knows no target migration for this migration ID/);
+      assert.match(
+        diagnose('handshake', 300_000, obs({ blocked: 'unable to locate VMI for migrationID abc' }), m),
+        /^The destination knows no target migration for this migration ID/,
+      );
     });
 
     it('nothing blocked: both sides named', () => {
@@ -71,22 +77,43 @@ describe('diagnose', () => {
 
     it('past 100% without rates: says plainly that KubeVirt reports neither, and gives sent/total and elapsed', () => {
       const d = diagnose('completion', 600_000, obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: 4 * GiB, remainingBytes: 512 * MiB, iteration: 3 } }), m);
-      assert.match(d, /the copy passed 100% of the state and keeps going, because the guest dirties memory faster than the bandwidth can copy it \(KubeVirt reports neither the dirty rate nor the transfer rate\)/);
+      assert.match(
+        d,
+        /the copy passed 100% of the state and keeps going, because the guest dirties memory faster than the bandwidth can copy it \(KubeVirt reports neither the dirty rate nor the transfer rate\)/,
+      );
       assert.match(d, /4\.0 GiB sent of 4\.0 GiB in 10m, pre-copy iteration 3, 512\.0 MiB still to copy/);
     });
 
     it('a later iteration below 100% (processed not yet past total) is still not converging', () => {
-      const d = diagnose('completion', 600_000, obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: 3 * GiB, remainingBytes: GiB, iteration: 2, transferRate: 50 * MiB } }), m);
-      assert.match(d, /: pre-copy is on iteration 2 without converging \(75% of the state sent\), because the guest dirties memory faster than the bandwidth can copy it \(transfer rate 50\.0 MiB\/s; KubeVirt reports no dirty rate\)/);
+      const d = diagnose(
+        'completion',
+        600_000,
+        obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: 3 * GiB, remainingBytes: GiB, iteration: 2, transferRate: 50 * MiB } }),
+        m,
+      );
+      assert.match(
+        d,
+        /: pre-copy is on iteration 2 without converging \(75% of the state sent\), because the guest dirties memory faster than the bandwidth can copy it \(transfer rate 50\.0 MiB\/s; KubeVirt reports no dirty rate\)/,
+      );
     });
 
     it('below 100% with a dirty rate at or over the transfer rate: it will not converge either', () => {
-      const d = diagnose('completion', 600_000, obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: GiB, remainingBytes: 3 * GiB, iteration: 1, transferRate: 50 * MiB, dirtyRate: 80 * MiB } }), m);
+      const d = diagnose(
+        'completion',
+        600_000,
+        obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: GiB, remainingBytes: 3 * GiB, iteration: 1, transferRate: 50 * MiB, dirtyRate: 80 * MiB } }),
+        m,
+      );
       assert.match(d, /: 25% of the state copied, because the guest dirties memory faster than the bandwidth can copy it \(dirty rate 80\.0 MiB\/s, transfer rate 50\.0 MiB\/s\)/);
     });
 
     it('a slow first pass: the copy is slower than the budget, with how long the rest needs', () => {
-      const d = diagnose('completion', 600_000, obs({ ...sides, progress: { totalBytes: 10 * GiB, processedBytes: 6 * GiB, remainingBytes: 4 * GiB, iteration: 1, transferRate: 10 * MiB, dirtyRate: MiB } }), m);
+      const d = diagnose(
+        'completion',
+        600_000,
+        obs({ ...sides, progress: { totalBytes: 10 * GiB, processedBytes: 6 * GiB, remainingBytes: 4 * GiB, iteration: 1, transferRate: 10 * MiB, dirtyRate: MiB } }),
+        m,
+      );
       assert.equal(
         d,
         'The state transfer did not complete within its budget of 10m: 60% of the state copied (6.0 GiB sent of 10.0 GiB in 10m, pre-copy iteration 1, 4.0 GiB still to copy; dirty rate 1.0 MiB/s, transfer rate 10.0 MiB/s; at 10.0 MiB/s the rest needs about 6m50s; source VMIM Running, target VMIM Running). ' +
@@ -96,7 +123,10 @@ describe('diagnose', () => {
 
     it('everything sent but not finished: the target side', () => {
       const d = diagnose('completion', 600_000, obs({ ...sides, progress: { totalBytes: GiB, processedBytes: GiB, remainingBytes: 0 } }), m);
-      assert.match(d, /all of the state was copied \(1\.0 GiB sent of 1\.0 GiB in 10m, 0 B still to copy\) but the migration did not finish .* Check the target VMI on destination\/prod/);
+      assert.match(
+        d,
+        /all of the state was copied \(1\.0 GiB sent of 1\.0 GiB in 10m, 0 B still to copy\) but the migration did not finish .* Check the target VMI on destination\/prod/,
+      );
     });
 
     it('no progress at all', () => {
@@ -109,7 +139,24 @@ describe('diagnose', () => {
   });
 
   it("the observation carries the source VMI's transfer and dirty rates to the diagnosis", () => {
-    const sourceVMI = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: 'db-01' }, status: { phase: 'Running', migrationState: { transferStatus: { dataTotalBytes: 8 * GiB, dataProcessedBytes: 9 * GiB, dataRemainingBytes: GiB, iteration: 2, memoryTransferRateBytes: 100 * MiB, dirtyMemoryRateBytes: 300 * MiB } } } } as unknown as KubeObject;
+    const sourceVMI = {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstance',
+      metadata: { name: 'db-01' },
+      status: {
+        phase: 'Running',
+        migrationState: {
+          transferStatus: {
+            dataTotalBytes: 8 * GiB,
+            dataProcessedBytes: 9 * GiB,
+            dataRemainingBytes: GiB,
+            iteration: 2,
+            memoryTransferRateBytes: 100 * MiB,
+            dirtyMemoryRateBytes: 300 * MiB,
+          },
+        },
+      },
+    } as unknown as KubeObject;
     const o = observation({ sourceVMI }, new Date(at));
     assert.deepEqual(o.progress, { totalBytes: 8 * GiB, processedBytes: 9 * GiB, remainingBytes: GiB, iteration: 2, transferRate: 100 * MiB, dirtyRate: 300 * MiB });
     assert.match(diagnose('completion', 600_000, o, m), /\(dirty rate 300\.0 MiB\/s, transfer rate 100\.0 MiB\/s\)/);

@@ -43,7 +43,9 @@ function publishedPorts(s: Service): Map<number, number> {
       if (p.published !== undefined) ports.set(Number(p.published), Number(p.target));
       continue;
     }
-    const parts = String(p).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = String(p)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     if (parts.length < 2) continue; // container port only: not published on a fixed host port
     ports.set(Number(parts.at(-2)), Number(parts.at(-1)));
   }
@@ -86,7 +88,7 @@ describe('docker-compose.temporal.yml', () => {
     assert.match(service('postgresql').image ?? '', /^postgres:16(\.|$)/);
   });
 
-  it('registers exactly ferry\'s search attributes with their types', () => {
+  it("registers exactly ferry's search attributes with their types", () => {
     const text = script(service('temporal-search-attributes'));
     assert.match(text, /temporal operator search-attribute create/);
     const registered = [...text.matchAll(/--name\s+(\w+)\s+--type\s+(\w+)/g)].map((m) => `${m[1]}=${m[2]}`).sort();
@@ -103,7 +105,7 @@ describe('docker-compose.temporal.yml', () => {
     }
   });
 
-  it('enables Updates in the server\'s dynamic config', () => {
+  it("enables Updates in the server's dynamic config", () => {
     const content = compose.configs?.['temporal-dynamic-config']?.content;
     assert.ok(content, 'inline dynamic config is missing');
     const dynamic = parse(content) as Record<string, { value: unknown }[]>;

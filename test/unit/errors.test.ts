@@ -10,11 +10,15 @@ import { errorMessage } from '../../workflows/errors.js';
 
 const app = (message: string) => ApplicationFailure.create({ type: 'Forbidden', message, nonRetryable: true });
 const activity = (cause?: Error) => new ActivityFailure('Activity task failed', 'createTargetVM', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker@host', cause);
-const child = (cause?: Error) => new ChildWorkflowFailure('default', { workflowId: 'migration/source/demo/web-01', runId: 'r1' }, 'migrateVm', RetryState.NON_RETRYABLE_FAILURE, cause);
+const child = (cause?: Error) =>
+  new ChildWorkflowFailure('default', { workflowId: 'migration/source/demo/web-01', runId: 'r1' }, 'migrateVm', RetryState.NON_RETRYABLE_FAILURE, cause);
 
 describe('errorMessage', () => {
   it('an activity failure: its cause', () => {
-    assert.equal(errorMessage(activity(app('creating VirtualMachine demo/web-01 on cluster destination: HTTP 403 Forbidden'))), 'creating VirtualMachine demo/web-01 on cluster destination: HTTP 403 Forbidden');
+    assert.equal(
+      errorMessage(activity(app('creating VirtualMachine demo/web-01 on cluster destination: HTTP 403 Forbidden'))),
+      'creating VirtualMachine demo/web-01 on cluster destination: HTTP 403 Forbidden',
+    );
   });
 
   it('a failed workflow whose child failed on an activity: the innermost message', () => {
@@ -29,11 +33,17 @@ describe('errorMessage', () => {
   });
 
   it('a refused update: the reason', () => {
-    assert.equal(errorMessage(new WorkflowUpdateFailedError('Workflow Update failed', app('retry refused: the migration is not Stalled'))), 'retry refused: the migration is not Stalled');
+    assert.equal(
+      errorMessage(new WorkflowUpdateFailedError('Workflow Update failed', app('retry refused: the migration is not Stalled'))),
+      'retry refused: the migration is not Stalled',
+    );
   });
 
   it('cancelled and terminated workflows', () => {
-    assert.equal(errorMessage(new WorkflowFailedError('Workflow execution cancelled', new CancelledFailure('Workflow cancelled'), RetryState.NON_RETRYABLE_FAILURE)), 'Workflow cancelled');
+    assert.equal(
+      errorMessage(new WorkflowFailedError('Workflow execution cancelled', new CancelledFailure('Workflow cancelled'), RetryState.NON_RETRYABLE_FAILURE)),
+      'Workflow cancelled',
+    );
     assert.equal(errorMessage(new WorkflowFailedError('Workflow execution terminated', new TerminatedFailure('test cleanup'), RetryState.NON_RETRYABLE_FAILURE)), 'test cleanup');
   });
 

@@ -38,7 +38,9 @@ describe('names over their limit', () => {
 
   it('a 254-character cluster name', () => {
     assert.deepEqual(issues(withSource({ cluster: 'c'.repeat(254) })), ['source.cluster: must be at most 253 characters (a cluster is a kubeconfig context name; got 254)']);
-    assert.deepEqual(issues({ ...ok, destination: { cluster: 'd'.repeat(300) } }), ['destination.cluster: must be at most 253 characters (a cluster is a kubeconfig context name; got 300)']);
+    assert.deepEqual(issues({ ...ok, destination: { cluster: 'd'.repeat(300) } }), [
+      'destination.cluster: must be at most 253 characters (a cluster is a kubeconfig context name; got 300)',
+    ]);
   });
 
   it('missing is still "required"', () => {
@@ -98,14 +100,24 @@ describe('duration options have a range', () => {
   });
 
   it('every duration option has a range, and the defaults are inside it', () => {
-    const durations = Object.keys(DEFAULT_OPTIONS).filter((k) => typeof DEFAULT_OPTIONS[k as keyof typeof DEFAULT_OPTIONS] === 'string' && parseDuration(DEFAULT_OPTIONS[k as keyof typeof DEFAULT_OPTIONS] as string) !== undefined);
+    const durations = Object.keys(DEFAULT_OPTIONS).filter(
+      (k) => typeof DEFAULT_OPTIONS[k as keyof typeof DEFAULT_OPTIONS] === 'string' && parseDuration(DEFAULT_OPTIONS[k as keyof typeof DEFAULT_OPTIONS] as string) !== undefined,
+    );
     assert.deepEqual(durations.sort(), Object.keys(OPTION_RANGES).sort());
     assert.equal(migrationInputSchema.safeParse(ok).success, true);
   });
 
   it('the values the tests, the demo and the bench use are inside', () => {
     // The shortest and longest each suite sets (grep test/ tools/ bench/ for the option names).
-    const used = { handshakeTimeout: ['2s', '30s', '10m'], decisionWindow: ['1s', '2s', '10m', '1h'], pollInterval: ['100ms', '200ms', '250ms', '500ms', '5s'], completionTimeoutPerGiB: ['5s', '30s', '300s'], minCompletionTimeout: ['60s', '30m'], receiverReadyTimeout: ['20s'], syncAddressTimeout: ['20s'] };
+    const used = {
+      handshakeTimeout: ['2s', '30s', '10m'],
+      decisionWindow: ['1s', '2s', '10m', '1h'],
+      pollInterval: ['100ms', '200ms', '250ms', '500ms', '5s'],
+      completionTimeoutPerGiB: ['5s', '30s', '300s'],
+      minCompletionTimeout: ['60s', '30m'],
+      receiverReadyTimeout: ['20s'],
+      syncAddressTimeout: ['20s'],
+    };
     for (const [key, values] of Object.entries(used)) {
       for (const v of values) assert.equal(migrationInputSchema.safeParse(withOptions({ [key]: v })).success, true, `${key}=${v}`);
     }
@@ -116,7 +128,9 @@ describe('duration options have a range', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
     let checked = 0;
     for (const file of files) {
-      const history = JSON.parse(readFileSync(new URL(file, dir), 'utf8')) as { events: Record<string, { workflowType?: { name: string }; input?: { payloads?: { data: string }[] } }>[] };
+      const history = JSON.parse(readFileSync(new URL(file, dir), 'utf8')) as {
+        events: Record<string, { workflowType?: { name: string }; input?: { payloads?: { data: string }[] } }>[];
+      };
       for (const event of history.events) {
         const a = event.workflowExecutionStartedEventAttributes ?? event.startChildWorkflowExecutionInitiatedEventAttributes;
         if (!a || a.workflowType?.name !== 'migrateVm') continue;
@@ -132,13 +146,20 @@ describe('duration options have a range', () => {
   });
 
   it('a plan option out of range names the VM override', () => {
-    const r = planInputSchema.safeParse({ name: 'wave-1', source: { cluster: 'source' }, destination: { cluster: 'destination' }, vms: [{ namespace: 'demo', name: 'web-01', options: { pollInterval: '10m' } }] });
+    const r = planInputSchema.safeParse({
+      name: 'wave-1',
+      source: { cluster: 'source' },
+      destination: { cluster: 'destination' },
+      vms: [{ namespace: 'demo', name: 'web-01', options: { pollInterval: '10m' } }],
+    });
     assert.deepEqual(describeInputIssues(r.error!), ['vms[0].options.pollInterval: must be between 100ms and 1m (got 10m)']);
   });
 
   it('not a duration, and not a number or string', () => {
     assert.deepEqual(issues(withOptions({ pollInterval: 'soon' })), ['options.pollInterval: "soon" is not a duration; use milliseconds or a string like "30s", "5m", "1h", "7d"']);
-    assert.deepEqual(issues(withOptions({ pollInterval: true })), ['options.pollInterval: must be a duration (use milliseconds or a string like "30s", "5m", "1h", "7d"; got boolean)']);
+    assert.deepEqual(issues(withOptions({ pollInterval: true })), [
+      'options.pollInterval: must be a duration (use milliseconds or a string like "30s", "5m", "1h", "7d"; got boolean)',
+    ]);
   });
 
   it('maxAutoRetries says its range too', () => {

@@ -21,9 +21,13 @@ describe('401 and 403 are told apart', () => {
     assert.doesNotMatch(f.message, /HTTP 401 :|: error\b/);
   });
 
-  it('403: RBAC, with the server\'s message naming the user and the verb', () => {
+  it("403: RBAC, with the server's message naming the user and the verb", () => {
     const denied = 'configmaps is forbidden: User "system:serviceaccount:ferry:ferry" cannot create resource "configmaps" in API group "" in the namespace "demo"';
-    const f = apiFailure(apiException(403, JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: denied, code: 403 })), 'creating ConfigMap demo/web-config', 'destination');
+    const f = apiFailure(
+      apiException(403, JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: denied, code: 403 })),
+      'creating ConfigMap demo/web-config',
+      'destination',
+    );
     assert.equal(f.type, 'Forbidden');
     assert.equal(f.nonRetryable, true);
     assert.equal(

@@ -11,16 +11,22 @@ import { currentDetails } from '../../workflows/details.js';
 import { DEADLINES, STEPS } from '../../workflows/phases.js';
 
 const NOW = new Date('2026-12-01T10:00:00Z');
-const obj = (status: Record<string, unknown>, spec: Record<string, unknown> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'X', metadata: { name: 'x' }, spec, status }) as KubeObject;
+const obj = (status: Record<string, unknown>, spec: Record<string, unknown> = {}): KubeObject =>
+  ({ apiVersion: 'v1', kind: 'X', metadata: { name: 'x' }, spec, status }) as KubeObject;
 const blocked = (message: string) => ({ conditions: [{ type: 'decentralizedMigrationBlocked', status: 'True', message }] });
 
 describe('observation', () => {
-  it('reads both sides\' phases, the sync address the source dials, and the progress with its rates', () => {
+  it("reads both sides' phases, the sync address the source dials, and the progress with its rates", () => {
     const o = observation(
       {
         sourceVMIM: obj({ phase: 'Running' }, { sendTo: { connectURL: '10.0.0.7:9185' } }),
         targetVMIM: obj({ phase: 'Running', synchronizationAddresses: ['10.9.9.9:9185'] }),
-        sourceVMI: obj({ phase: 'Running', migrationState: { transferStatus: { dataTotalBytes: 100, dataProcessedBytes: 40, dataRemainingBytes: 60, iteration: 2, memoryTransferRateBytes: 10, dirtyMemoryRateBytes: 30 } } }),
+        sourceVMI: obj({
+          phase: 'Running',
+          migrationState: {
+            transferStatus: { dataTotalBytes: 100, dataProcessedBytes: 40, dataRemainingBytes: 60, iteration: 2, memoryTransferRateBytes: 10, dirtyMemoryRateBytes: 30 },
+          },
+        }),
         targetVMI: obj({ phase: 'WaitingForSync' }),
       },
       NOW,
@@ -36,19 +42,22 @@ describe('observation', () => {
     });
   });
 
-  it('drops the target\'s benign waiting text; a real block names its side; the source\'s failure reason wins', () => {
+  it("drops the target's benign waiting text; a real block names its side; the source's failure reason wins", () => {
     const waiting = observation({ targetVMIM: obj(blocked(BENIGN_TARGET_MESSAGE)) }, NOW);
     assert.equal(waiting.blocked, undefined);
     const target = observation({ targetVMIM: obj(blocked('x509: certificate signed by unknown authority')) }, NOW);
     assert.deepEqual([target.blocked, target.blockedSide], ['x509: certificate signed by unknown authority', 'target']);
     const both = observation(
-      { sourceVMIM: obj({ ...blocked('dial tcp: i/o timeout'), migrationState: { failureReason: 'source side' } }), targetVMIM: obj({ ...blocked('tls: bad'), migrationState: { failureReason: 'target side' } }) },
+      {
+        sourceVMIM: obj({ ...blocked('dial tcp: i/o timeout'), migrationState: { failureReason: 'source side' } }),
+        targetVMIM: obj({ ...blocked('tls: bad'), migrationState: { failureReason: 'target side' } }),
+      },
       NOW,
     );
     assert.deepEqual([both.blocked, both.blockedSide, both.failureReason], ['dial tcp: i/o timeout', 'source', 'source side']);
   });
 
-  it('takes the target VMIM\'s published address before the source VMIM exists', () => {
+  it("takes the target VMIM's published address before the source VMIM exists", () => {
     assert.equal(observation({ targetVMIM: obj({ synchronizationAddresses: ['10.9.9.9:9185'] }) }, NOW).syncAddress, '10.9.9.9:9185');
   });
 });
@@ -96,7 +105,10 @@ describe('currentDetails', () => {
     assert.ok(md.includes('**Diagnosis:** The source cannot reach 10.0.0.7:9185.'));
     for (const name of ['retry', 'extend', 'cancel']) assert.ok(md.includes(`--name ${name}`) && md.includes('--namespace ferry'), name);
     assert.ok(md.includes('⛔ Synchronize VM state: stalled, waiting for a decision'));
-    assert.equal(lines.filter((l) => l.startsWith('✅')).length, STEPS.findIndex((s) => s.phase === 'Synchronizing'));
+    assert.equal(
+      lines.filter((l) => l.startsWith('✅')).length,
+      STEPS.findIndex((s) => s.phase === 'Synchronizing'),
+    );
   });
 
   it('a success marks every step done and says where the VM runs; progress while copying', () => {

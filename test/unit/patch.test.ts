@@ -54,7 +54,14 @@ describe('JSON merge patch (RFC 7386)', () => {
   });
 
   it('merge patch does not merge named lists element-wise (only strategic does)', () => {
-    const vm = { spec: { disks: [{ name: 'root', bus: 'virtio' }, { name: 'data', bus: 'virtio' }] } };
+    const vm = {
+      spec: {
+        disks: [
+          { name: 'root', bus: 'virtio' },
+          { name: 'data', bus: 'virtio' },
+        ],
+      },
+    };
     assert.deepEqual(applyPatch('merge', vm, { spec: { disks: [{ name: 'data', bus: 'sata' }] } }), { spec: { disks: [{ name: 'data', bus: 'sata' }] } });
   });
 });
@@ -69,7 +76,12 @@ describe('strategic merge patch', () => {
   });
 
   it('merges lists of objects by name: patches matching elements, keeps the others in order, appends new ones', () => {
-    const out = applyPatch('strategic', spec(), { containers: [{ name: 'sidecar', image: 'side:2' }, { name: 'new', image: 'new:1' }] });
+    const out = applyPatch('strategic', spec(), {
+      containers: [
+        { name: 'sidecar', image: 'side:2' },
+        { name: 'new', image: 'new:1' },
+      ],
+    });
     assert.deepEqual(out, {
       containers: [
         { name: 'app', image: 'app:1', env: [{ name: 'A', value: '1' }] },
@@ -82,9 +94,25 @@ describe('strategic merge patch', () => {
 
   it('merges nested named lists and deletes fields with null inside an element', () => {
     const out = applyPatch('strategic', spec(), {
-      containers: [{ name: 'app', env: [{ name: 'A', value: '2' }, { name: 'B', value: 'x' }] }, { name: 'sidecar', resources: null }],
+      containers: [
+        {
+          name: 'app',
+          env: [
+            { name: 'A', value: '2' },
+            { name: 'B', value: 'x' },
+          ],
+        },
+        { name: 'sidecar', resources: null },
+      ],
     }) as ReturnType<typeof spec>;
-    assert.deepEqual(out.containers[0], { name: 'app', image: 'app:1', env: [{ name: 'A', value: '2' }, { name: 'B', value: 'x' }] });
+    assert.deepEqual(out.containers[0], {
+      name: 'app',
+      image: 'app:1',
+      env: [
+        { name: 'A', value: '2' },
+        { name: 'B', value: 'x' },
+      ],
+    });
     assert.deepEqual(out.containers[1], { name: 'sidecar', image: 'side:1' });
   });
 
@@ -141,9 +169,15 @@ describe('JSON patch (RFC 6902)', () => {
 
   it('test: passes on equal values (object member order does not matter), fails with 422 Invalid', () => {
     const target = { spec: { sel: { a: '1', b: '2' }, n: 1 } };
-    assert.deepEqual(jsonPatch(target, [{ op: 'test', path: '/spec/sel', value: { b: '2', a: '1' } }, { op: 'replace', path: '/spec/n', value: 2 }]), {
-      spec: { sel: { a: '1', b: '2' }, n: 2 },
-    });
+    assert.deepEqual(
+      jsonPatch(target, [
+        { op: 'test', path: '/spec/sel', value: { b: '2', a: '1' } },
+        { op: 'replace', path: '/spec/n', value: 2 },
+      ]),
+      {
+        spec: { sel: { a: '1', b: '2' }, n: 2 },
+      },
+    );
     assertApiError(() => jsonPatch(target, [{ op: 'test', path: '/spec/n', value: 2 }]), 422, 'Invalid', /testing value \/spec\/n failed/);
     assertApiError(() => jsonPatch(target, [{ op: 'test', path: '/spec/n', value: '1' }]), 422, 'Invalid');
     assertApiError(() => jsonPatch(target, [{ op: 'test', path: '/spec/missing', value: 1 }]), 422, 'Invalid');

@@ -14,7 +14,10 @@ describe('plan input', () => {
     const p = planInputSchema.parse({
       ...base,
       options: { decisionWindow: '1h', stallFallback: 'retry' },
-      vms: [{ namespace: 'demo', name: 'web-01', options: { pollInterval: '5s' } }, { namespace: 'demo', name: 'db-01' }],
+      vms: [
+        { namespace: 'demo', name: 'web-01', options: { pollInterval: '5s' } },
+        { namespace: 'demo', name: 'db-01' },
+      ],
     });
     const [web, db] = p.vms.map((vm) => migrationInputSchema.parse(vmMigrationInput(p, vm)).options);
     assert.equal(web!.decisionWindow, 3_600_000);
@@ -25,7 +28,14 @@ describe('plan input', () => {
   });
 
   it('a bad destination namespace is reported once, on the plan field, not once per VM', () => {
-    const r = planInputSchema.safeParse({ ...base, destination: { cluster: 'destination', namespace: 'Bad_NS' }, vms: [{ namespace: 'demo', name: 'a' }, { namespace: 'demo', name: 'b' }] });
+    const r = planInputSchema.safeParse({
+      ...base,
+      destination: { cluster: 'destination', namespace: 'Bad_NS' },
+      vms: [
+        { namespace: 'demo', name: 'a' },
+        { namespace: 'demo', name: 'b' },
+      ],
+    });
     assert.equal(r.success, false);
     const lines = describeInputIssues(r.error!);
     assert.equal(lines.length, 1, lines.join('\n'));
@@ -33,7 +43,13 @@ describe('plan input', () => {
   });
 
   it("a VM's own problems are named with its index and name", () => {
-    const r = planInputSchema.safeParse({ ...base, vms: [{ namespace: 'demo', name: 'ok' }, { namespace: 'demo', name: 'Not_OK' }] });
+    const r = planInputSchema.safeParse({
+      ...base,
+      vms: [
+        { namespace: 'demo', name: 'ok' },
+        { namespace: 'demo', name: 'Not_OK' },
+      ],
+    });
     assert.equal(r.success, false);
     assert.match(describeInputIssues(r.error!).join('\n'), /vms\[1\] \(demo\/Not_OK\): source\.name must be a Kubernetes object name/);
   });

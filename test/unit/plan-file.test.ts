@@ -26,7 +26,12 @@ const DEMO_PLAN: PlanInput = {
 
 type Obj = Record<string, unknown>;
 const ref = (name: string) => ({ name, namespace: 'openshift-mtv' });
-const fk = (kind: string, name: string, spec: Obj, metadata: Obj = {}) => ({ apiVersion: 'forklift.konveyor.io/v1beta1', kind, metadata: { name, namespace: 'openshift-mtv', ...metadata }, spec });
+const fk = (kind: string, name: string, spec: Obj, metadata: Obj = {}) => ({
+  apiVersion: 'forklift.konveyor.io/v1beta1',
+  kind,
+  metadata: { name, namespace: 'openshift-mtv', ...metadata },
+  spec,
+});
 
 /** A minimal valid Forklift file; `edit` changes the documents before they are written out. */
 function forklift(edit: (docs: { plan: Obj; docs: Obj[] }) => void = () => {}): string {
@@ -120,7 +125,16 @@ describe('ferry plan files', () => {
   });
 
   it('duplicate VMs are named', () => {
-    const { lines } = failure(ferry({ ...FERRY_SPEC, vms: [{ namespace: 'demo', name: 'web-01' }, { namespace: 'demo', name: 'db-01' }, { namespace: 'demo', name: 'web-01' }] }));
+    const { lines } = failure(
+      ferry({
+        ...FERRY_SPEC,
+        vms: [
+          { namespace: 'demo', name: 'web-01' },
+          { namespace: 'demo', name: 'db-01' },
+          { namespace: 'demo', name: 'web-01' },
+        ],
+      }),
+    );
     assert.deepEqual(lines, ['plan.yaml: spec.vms[2]: demo/web-01 is listed twice: remove the duplicate']);
   });
 
@@ -153,7 +167,9 @@ describe('YAML and file shape', () => {
   });
 
   it('a kubectl List export is flattened', () => {
-    const items = forklift().split('---\n').map((d) => yamlParse(d) as Obj);
+    const items = forklift()
+      .split('---\n')
+      .map((d) => yamlParse(d) as Obj);
     const list = stringify({ apiVersion: 'v1', kind: 'List', items });
     assert.equal(parsePlanText(list, 'export.yaml').plan.name, 'wave');
   });
@@ -184,7 +200,13 @@ describe('Forklift plans', () => {
   it('no spec.type means cold (or warm with spec.warm) to Forklift, and is rejected', () => {
     has(failure(forklift(({ plan }) => delete plan.type)).lines, 'spec.type: not set, so Forklift would run a cold migration');
     has(failure(forklift(({ plan }) => ((plan.warm = true), delete plan.type))).lines, 'a warm (spec.warm: true) migration');
-    assert.deepEqual(parsePlanText(forklift(({ plan }) => (plan.warm = true)), 'p.yaml').warnings, ['p.yaml: spec.warm: ignored (harmless here): spec.type: live supersedes it']);
+    assert.deepEqual(
+      parsePlanText(
+        forklift(({ plan }) => (plan.warm = true)),
+        'p.yaml',
+      ).warnings,
+      ['p.yaml: spec.warm: ignored (harmless here): spec.type: live supersedes it'],
+    );
   });
 
   // Each field ferry cannot honour, with the verdict the loader must give it.
@@ -266,7 +288,15 @@ describe('Forklift plans', () => {
   it('values that ask for what ferry does anyway, and zero values, are accepted quietly', () => {
     const loaded = parsePlanText(
       forklift(({ plan }) => {
-        Object.assign(plan, { pvcNameTemplate: '{{.SourcePVCName}}', targetPowerState: 'auto', pvcNameTemplateUseGenerateName: false, warm: false, archived: true, description: 'x', targetLabels: {} });
+        Object.assign(plan, {
+          pvcNameTemplate: '{{.SourcePVCName}}',
+          targetPowerState: 'auto',
+          pvcNameTemplateUseGenerateName: false,
+          warm: false,
+          archived: true,
+          description: 'x',
+          targetLabels: {},
+        });
         Object.assign((plan.vms as Obj[])[0]!, { id: 'f3a1-uid', luks: {}, hooks: [], targetName: 'web-01', enableNestedVirtualization: null });
       }),
       'plan.yaml',
@@ -276,8 +306,14 @@ describe('Forklift plans', () => {
   });
 
   it('VM references: qualified names work; an id alone or a missing namespace is named', () => {
-    const ok = parsePlanText(forklift(({ plan }) => (plan.vms = [{ name: 'demo/web-01' }, { name: 'db-01', namespace: 'demo', id: 'uid-2' }])), 'p.yaml');
-    assert.deepEqual(ok.plan.vms, [{ namespace: 'demo', name: 'web-01' }, { namespace: 'demo', name: 'db-01' }]);
+    const ok = parsePlanText(
+      forklift(({ plan }) => (plan.vms = [{ name: 'demo/web-01' }, { name: 'db-01', namespace: 'demo', id: 'uid-2' }])),
+      'p.yaml',
+    );
+    assert.deepEqual(ok.plan.vms, [
+      { namespace: 'demo', name: 'web-01' },
+      { namespace: 'demo', name: 'db-01' },
+    ]);
     const { lines } = failure(forklift(({ plan }) => (plan.vms = [{ id: '5f0c-uid' }, { name: 'db-01' }])));
     has(lines, 'plan.yaml: spec.vms[0]: only id 5f0c-uid is given', 'add name and namespace');
     has(lines, 'plan.yaml: spec.vms[1].namespace: required');
@@ -303,12 +339,21 @@ describe('Forklift plans', () => {
   });
 
   it('Providers: the annotation names the cluster; the host Provider warns; other types are rejected', () => {
-    const named = parsePlanText(forklift(({ docs }) => ((docs[1]!.metadata as Obj).annotations = { 'ferry.dev/cluster': 'prod-east' })), 'p.yaml');
+    const named = parsePlanText(
+      forklift(({ docs }) => ((docs[1]!.metadata as Obj).annotations = { 'ferry.dev/cluster': 'prod-east' })),
+      'p.yaml',
+    );
     assert.equal(named.plan.destination.cluster, 'prod-east');
-    const host = parsePlanText(forklift(({ docs }) => ((docs[1]!.spec as Obj).url = '')), 'p.yaml');
+    const host = parsePlanText(
+      forklift(({ docs }) => ((docs[1]!.spec as Obj).url = '')),
+      'p.yaml',
+    );
     assert.equal(host.plan.destination.cluster, 'dst');
     has(host.warnings, "p.yaml: Provider/dst is Forklift's host cluster (empty spec.url)", 'ferry.dev/cluster');
-    has(failure(forklift(({ docs }) => ((docs[0]!.spec as Obj).type = 'vsphere'))).lines, 'plan.yaml: Provider/src spec.type: "vsphere": ferry migrates between KubeVirt clusters only');
+    has(
+      failure(forklift(({ docs }) => ((docs[0]!.spec as Obj).type = 'vsphere'))).lines,
+      'plan.yaml: Provider/src spec.type: "vsphere": ferry migrates between KubeVirt clusters only',
+    );
   });
 
   it('network maps: Multus → Multus becomes an entry; pod ↔ Multus and ignored are errors', () => {
@@ -347,7 +392,11 @@ describe('Forklift plans', () => {
         (docs[2]!.spec as Obj).map = [
           { source: { id: 'sc-uid' }, destination: { storageClass: 'fast' } },
           { source: { name: 'slow' }, destination: {} },
-          { source: { name: 'standard' }, destination: { storageClass: 'fast', volumeMode: 'Block', accessMode: 'ReadWriteMany' }, offloadPlugin: { vsphereXcopyConfig: { secretRef: 's' } } },
+          {
+            source: { name: 'standard' },
+            destination: { storageClass: 'fast', volumeMode: 'Block', accessMode: 'ReadWriteMany' },
+            offloadPlugin: { vsphereXcopyConfig: { secretRef: 's' } },
+          },
           { source: { name: 'standard' }, destination: { storageClass: 'other' } },
         ];
       }),
@@ -362,16 +411,31 @@ describe('Forklift plans', () => {
 
   it('ferry annotations set maxInFlight, onBlocked and options, and are checked by their names', () => {
     const ok = parsePlanText(
-      forklift(({ docs }) => ((docs[4]!.metadata as Obj).annotations = { 'ferry.dev/max-in-flight': '5', 'ferry.dev/on-blocked': 'skip', 'ferry.dev/options': 'stallFallback: cancel' })),
+      forklift(
+        ({ docs }) => ((docs[4]!.metadata as Obj).annotations = { 'ferry.dev/max-in-flight': '5', 'ferry.dev/on-blocked': 'skip', 'ferry.dev/options': 'stallFallback: cancel' }),
+      ),
       'p.yaml',
     );
     assert.deepEqual([ok.plan.maxInFlight, ok.plan.onBlocked, ok.plan.options], [5, 'skip', { stallFallback: 'cancel' }]);
     const { lines } = failure(
-      forklift(({ docs }) => ((docs[4]!.metadata as Obj).annotations = { 'ferry.dev/max-in-flight': 'lots', 'ferry.dev/on-blocked': 'maybe', 'ferry.dev/options': '{"pollInterval": "soon"}', 'ferry.dev/max-inflight': '3' })),
+      forklift(
+        ({ docs }) =>
+          ((docs[4]!.metadata as Obj).annotations = {
+            'ferry.dev/max-in-flight': 'lots',
+            'ferry.dev/on-blocked': 'maybe',
+            'ferry.dev/options': '{"pollInterval": "soon"}',
+            'ferry.dev/max-inflight': '3',
+          }),
+      ),
     );
     has(lines, 'plan.yaml: metadata.annotations["ferry.dev/max-inflight"]: unknown ferry annotation');
     assert.equal(lines.length, 1, 'conversion errors come first');
-    const bad = failure(forklift(({ docs }) => ((docs[4]!.metadata as Obj).annotations = { 'ferry.dev/max-in-flight': 'lots', 'ferry.dev/on-blocked': 'maybe', 'ferry.dev/options': '{"pollInterval": "soon"}' }))).lines;
+    const bad = failure(
+      forklift(
+        ({ docs }) =>
+          ((docs[4]!.metadata as Obj).annotations = { 'ferry.dev/max-in-flight': 'lots', 'ferry.dev/on-blocked': 'maybe', 'ferry.dev/options': '{"pollInterval": "soon"}' }),
+      ),
+    ).lines;
     has(bad, 'plan.yaml: metadata.annotations["ferry.dev/max-in-flight"] must be a number');
     has(bad, 'plan.yaml: metadata.annotations["ferry.dev/on-blocked"] must be one of abort, skip');
     has(bad, 'plan.yaml: metadata.annotations["ferry.dev/options"].pollInterval: "soon" is not a duration');
@@ -379,7 +443,9 @@ describe('Forklift plans', () => {
 
   it('other documents and a second Plan are reported', () => {
     const secret = stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'src-token' } });
-    assert.deepEqual(parsePlanText(`${secret}---\n${forklift()}`, 'p.yaml').warnings, ['p.yaml: document 1 (v1 Secret/src-token): not a Forklift Plan, Provider, StorageMap or NetworkMap: ignored']);
+    assert.deepEqual(parsePlanText(`${secret}---\n${forklift()}`, 'p.yaml').warnings, [
+      'p.yaml: document 1 (v1 Secret/src-token): not a Forklift Plan, Provider, StorageMap or NetworkMap: ignored',
+    ]);
     const twoPlans = forklift(({ docs }) => docs.push({ ...docs[4]!, metadata: { name: 'wave-2' } }));
     has(failure(twoPlans).lines, 'the file holds 2 Plans (Plan/wave, Plan/wave-2)');
   });

@@ -12,13 +12,7 @@ const obj = (name: string, labels?: Record<string, string>, extra: Record<string
   ...extra,
 });
 
-const OBJS = [
-  obj('a', { tier: 'web', env: 'prod' }),
-  obj('b', { tier: 'db', env: 'prod' }),
-  obj('c', { tier: 'web', env: 'dev' }),
-  obj('d', { env: 'dev' }),
-  obj('e'),
-];
+const OBJS = [obj('a', { tier: 'web', env: 'prod' }), obj('b', { tier: 'db', env: 'prod' }), obj('c', { tier: 'web', env: 'dev' }), obj('d', { env: 'dev' }), obj('e')];
 
 const pick = (sel: (o: KubeObject) => boolean) => OBJS.filter(sel).map((o) => o.metadata.name);
 

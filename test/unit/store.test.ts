@@ -103,7 +103,13 @@ describe('Store', () => {
 
     it('status subresource: main updates keep status, status updates keep spec; generation follows spec', () => {
       store.create(NS, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vms' } });
-      const vm = store.create(VM, 'vms', { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', metadata: { name: 'v' }, spec: { runStrategy: 'Halted' }, status: { forged: true } });
+      const vm = store.create(VM, 'vms', {
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachine',
+        metadata: { name: 'v' },
+        spec: { runStrategy: 'Halted' },
+        status: { forged: true },
+      });
       assert.equal(vm.status, undefined, 'create cannot set status of a custom resource');
       const s1 = store.update(VM, 'vms', 'v', { ...vm, status: { ready: true } }, 'status');
       assert.deepEqual(s1.status, { ready: true });
@@ -131,7 +137,10 @@ describe('Store', () => {
       const events: StoreEvent[] = [];
       const stop = store.watch(CM, undefined, everything, from, (e) => events.push(e));
       assert.deepEqual(summary(events), ['MODIFIED a', 'ADDED b', 'DELETED a']);
-      assert.deepEqual(events.map((e) => e.rv), [...events.map((e) => e.rv)].sort((x, y) => x - y));
+      assert.deepEqual(
+        events.map((e) => e.rv),
+        [...events.map((e) => e.rv)].sort((x, y) => x - y),
+      );
       assert.ok(events.every((e) => e.rv > from));
 
       store.create(CM, 'ns1', cm('c'));
@@ -268,7 +277,10 @@ describe('Store', () => {
       assert.deepEqual(store.list(CM, 'ns1'), []);
       assert.deepEqual(store.list(SECRET, 'ns1'), []);
       expectApiError(() => store.get(NS, undefined, 'ns1'), 404, 'NotFound');
-      assert.deepEqual(store.list(CM, 'ns2').map((o) => o.metadata.name), ['keep']);
+      assert.deepEqual(
+        store.list(CM, 'ns2').map((o) => o.metadata.name),
+        ['keep'],
+      );
       expectApiError(() => store.create(CM, 'ns1', cm('again')), 404, 'NotFound');
     });
 
@@ -280,7 +292,10 @@ describe('Store', () => {
       store.watch(CM, undefined, everything, Number(store.resourceVersion), (e) => events.push(e));
 
       store.delete(NS, undefined, 'ns1');
-      const deleted = events.filter((e) => e.type === 'DELETED').map((e) => e.object.metadata.name).sort();
+      const deleted = events
+        .filter((e) => e.type === 'DELETED')
+        .map((e) => e.object.metadata.name)
+        .sort();
       assert.deepEqual(deleted, ['child', 'held-child', 'owner']);
       const rvs = events.map((e) => e.rv);
       assert.equal(new Set(rvs).size, rvs.length, 'every event has its own resourceVersion');

@@ -4,15 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import {
-  devServerArgs,
-  devServerDynamicConfig,
-  findTemporalCli,
-  installInstructions,
-  LOCAL_BIN,
-  TEMPORAL_CLI_MODULE,
-  TEMPORAL_CLI_VERSION,
-} from '../../tools/temporal-cli.js';
+import { devServerArgs, devServerDynamicConfig, findTemporalCli, installInstructions, LOCAL_BIN, TEMPORAL_CLI_MODULE, TEMPORAL_CLI_VERSION } from '../../tools/temporal-cli.js';
 import { ferrySearchAttributes } from '../../workflows/search-attributes.js';
 
 function fakeCli(dir: string, name = 'temporal', mode = 0o755): string {
@@ -96,7 +88,10 @@ describe('devServerArgs', () => {
     assert.deepEqual(flagValues(args, '--ip'), ['127.0.0.1']);
     assert.deepEqual(flagValues(args, '--port'), ['7233']);
     assert.deepEqual(flagValues(args, '--ui-port'), ['8233']);
-    assert.deepEqual(flagValues(args, '--search-attribute'), ferrySearchAttributes.map((a) => `${a.name}=${a.type}`));
+    assert.deepEqual(
+      flagValues(args, '--search-attribute'),
+      ferrySearchAttributes.map((a) => `${a.name}=${a.type}`),
+    );
     const dynamic = flagValues(args, '--dynamic-config-value');
     assert.ok(dynamic.includes('frontend.enableUpdateWorkflowExecution=true'), dynamic.join(' '));
     assert.ok(dynamic.includes('frontend.enableUpdateWorkflowExecutionAsyncAccepted=true'), dynamic.join(' '));

@@ -92,7 +92,10 @@ export class FakeClusters {
         return { goal, ...(goal === 'syncAddress' ? { syncAddress: '10.0.0.7:9185' } : {}), observed: { at: new Date().toISOString(), sourceVMIM: 'Running' } };
       },
       finalize: async () => (await this.call('finalize'), { targetVMIPhase: 'Running' }),
-      removeAttempt: async () => (await this.call('removeAttempt'), [obj('VirtualMachineInstanceMigration', 'web-01-target'), obj('VirtualMachine', 'web-01'), obj('DataVolume', 'web-01-rootdisk')]),
+      removeAttempt: async () => (
+        await this.call('removeAttempt'),
+        [obj('VirtualMachineInstanceMigration', 'web-01-target'), obj('VirtualMachine', 'web-01'), obj('DataVolume', 'web-01-rootdisk')]
+      ),
       rollback: async () => (await this.call('rollback'), { removed: [], kept: [], sourceVMIPhase: this.sourceVMIPhase }),
     };
     return fake as unknown as Activities;
@@ -113,4 +116,7 @@ export function routedActivities(fakeOf: (workflowId: string) => FakeClusters): 
   ) as unknown as Activities;
 }
 
-export const failure = (type: string, message: string, nonRetryable = true) => () => ApplicationFailure.create({ type, message, nonRetryable });
+export const failure =
+  (type: string, message: string, nonRetryable = true) =>
+  () =>
+    ApplicationFailure.create({ type, message, nonRetryable });

@@ -111,13 +111,25 @@ async function refused(p: Promise<unknown>, pattern: RegExp): Promise<void> {
 const STEPS_IN_ORDER: Phase[] = ['Validating', 'SyncingCertificates', 'CreatingPrerequisites', 'CreatingTarget', 'CreatingMigrations', 'Synchronizing', 'Finalizing', 'Succeeded'];
 
 describe('migrateVm on the time-skipping server', () => {
-  it('succeeds through the seed\'s steps in order, calling each activity once', async () => {
+  it("succeeds through the seed's steps in order, calling each activity once", async () => {
     const { fake, handle } = await begin();
     const result = (await handle.result()) as MigrationResult;
     assert.equal(result.outcome, 'Succeeded');
     assert.equal(result.attempts, 1);
     assert.deepEqual(phases(await status(handle)), STEPS_IN_ORDER);
-    assert.deepEqual(fake.calls, ['preflight', 'syncCertificates', 'createPrerequisites', 'createTargetVM', 'waitFor', 'createTargetMigration', 'waitFor', 'createSourceMigration', 'waitFor', 'waitFor', 'finalize']);
+    assert.deepEqual(fake.calls, [
+      'preflight',
+      'syncCertificates',
+      'createPrerequisites',
+      'createTargetVM',
+      'waitFor',
+      'createTargetMigration',
+      'waitFor',
+      'createSourceMigration',
+      'waitFor',
+      'waitFor',
+      'finalize',
+    ]);
     assert.deepEqual(result.created.map((o) => o.kind).sort(), ['DataVolume', 'VirtualMachine', 'VirtualMachineInstanceMigration', 'VirtualMachineInstanceMigration']);
   });
 
@@ -185,7 +197,7 @@ describe('migrateVm on the time-skipping server', () => {
       assert.equal(fake.count('removeAttempt'), 1);
       const s = await status(handle);
       assert.equal(s.migrationId, result.migrationId);
-      assert.equal(result.created.filter((o) => o.kind === 'VirtualMachine').length, 1, 'the first attempt\'s objects are forgotten once removed');
+      assert.equal(result.created.filter((o) => o.kind === 'VirtualMachine').length, 1, "the first attempt's objects are forgotten once removed");
     });
 
     it('a stall in another step (receiver not ready) recovers by itself within the window', async () => {
@@ -376,7 +388,13 @@ describe('migrateVm on the time-skipping server', () => {
 
     it('preflight blockers fail as PreflightBlocked, listing every blocker, nothing written', async () => {
       const { fake, handle } = await begin({}, (f) => {
-        f.report = { ...f.report, blockers: [{ code: 'VMNotRunning', message: 'VM demo/web-01 is not running' }, { code: 'NameCollision', message: 'a VM web-01 exists in target' }] };
+        f.report = {
+          ...f.report,
+          blockers: [
+            { code: 'VMNotRunning', message: 'VM demo/web-01 is not running' },
+            { code: 'NameCollision', message: 'a VM web-01 exists in target' },
+          ],
+        };
       });
       const cause = await failureOf(handle);
       assert.ok(cause instanceof ApplicationFailure);
@@ -386,7 +404,9 @@ describe('migrateVm on the time-skipping server', () => {
     });
 
     it('a Forbidden preflight keeps its type (it is RBAC, not a blocker)', async () => {
-      const { fake, handle } = await begin({}, (f) => f.failures.set('preflight', failure(FailureTypes.Forbidden, 'ferry may not list virtualmachines.kubevirt.io in namespace demo on the source cluster source')));
+      const { fake, handle } = await begin({}, (f) =>
+        f.failures.set('preflight', failure(FailureTypes.Forbidden, 'ferry may not list virtualmachines.kubevirt.io in namespace demo on the source cluster source')),
+      );
       const cause = await failureOf(handle);
       assert.ok(cause instanceof ApplicationFailure);
       assert.equal(cause.type, FailureTypes.Forbidden);
@@ -396,7 +416,7 @@ describe('migrateVm on the time-skipping server', () => {
     });
 
     it('a create that is not ours fails the migration after rolling back', async () => {
-      const { fake, handle } = await begin({}, (f) => f.failures.set('createTargetVM', failure(FailureTypes.NotOurs, 'VirtualMachine target/web-01 exists and is not ferry\'s')));
+      const { fake, handle } = await begin({}, (f) => f.failures.set('createTargetVM', failure(FailureTypes.NotOurs, "VirtualMachine target/web-01 exists and is not ferry's")));
       const cause = await failureOf(handle);
       assert.ok(cause instanceof ApplicationFailure);
       assert.equal(cause.type, FailureTypes.MigrationFailed);
@@ -427,7 +447,11 @@ describe('migrateVm on the time-skipping server', () => {
       const fake = new FakeClusters();
       const workflowId = `migration/ts/${process.pid}/${++n}`;
       fakes.set(workflowId, fake);
-      const handle = await env.client.workflow.start('migrateVm', { taskQueue, workflowId, args: [{ source: { cluster: 'source', namespace: 'demo' }, destination: { cluster: 'destination' } }] });
+      const handle = await env.client.workflow.start('migrateVm', {
+        taskQueue,
+        workflowId,
+        args: [{ source: { cluster: 'source', namespace: 'demo' }, destination: { cluster: 'destination' } }],
+      });
       const cause = await failureOf(handle);
       assert.ok(cause instanceof ApplicationFailure);
       assert.equal(cause.type, FailureTypes.InvalidInput);

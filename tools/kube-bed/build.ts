@@ -22,12 +22,7 @@ const MODULES = fileURLToPath(new URL('./build/', import.meta.url));
 export const KUBE_BED_TOOLS = fileURLToPath(new URL('../../.tools/kube-bed/', import.meta.url));
 
 /** Checksum databases do not list these modules; the Go proxy serves them all the same. */
-const GONOSUMDB = [
-  'kubevirt.io/containerized-data-importer',
-  'kubevirt.io/virt-template-api',
-  'kubevirt.io/virt-template-client-go',
-  'kubevirt.io/virt-template-engine',
-].join(',');
+const GONOSUMDB = ['kubevirt.io/containerized-data-importer', 'kubevirt.io/virt-template-api', 'kubevirt.io/virt-template-client-go', 'kubevirt.io/virt-template-engine'].join(',');
 
 export interface KubeBedParts {
   kubeApiserver: string;
@@ -45,7 +40,10 @@ function moduleHash(dir: string): string {
   const hash = createHash('sha256');
   for (const file of readdirSync(dir).sort()) {
     if (!/^(go\.mod|go\.sum|.*\.go)$/.test(file)) continue;
-    hash.update(file).update('\0').update(readFileSync(join(dir, file)));
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(dir, file)));
   }
   return hash.digest('hex').slice(0, 12);
 }
@@ -99,7 +97,8 @@ async function cached(target: string, build: (tmp: string) => Promise<void>): Pr
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(KUBE_BED_TOOLS, { recursive: true });
   await build(tmp);
-  if (existsSync(target)) rmSync(tmp, { recursive: true, force: true }); // another build finished first
+  if (existsSync(target))
+    rmSync(tmp, { recursive: true, force: true }); // another build finished first
   else renameSync(tmp, target);
   return target;
 }
@@ -115,7 +114,17 @@ async function buildKubernetes(log: Log): Promise<{ dir: string; version: string
     const ldflags = ['-s', '-w'];
     for (let i = 0; i < stamp.length; i += 2) ldflags.push(`-X k8s.io/component-base/version.${stamp[i]}=${stamp[i + 1]}`);
     await runGo(
-      ['build', '-trimpath', '-ldflags', ldflags.join(' '), '-o', `${tmp}/`, 'k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kube-controller-manager', 'go.etcd.io/etcd/server/v3'],
+      [
+        'build',
+        '-trimpath',
+        '-ldflags',
+        ldflags.join(' '),
+        '-o',
+        `${tmp}/`,
+        'k8s.io/kubernetes/cmd/kube-apiserver',
+        'k8s.io/kubernetes/cmd/kube-controller-manager',
+        'go.etcd.io/etcd/server/v3',
+      ],
       { cwd: moduleDir, log, what: `kube-apiserver, kube-controller-manager and etcd ${version}` },
     );
     renameSync(join(tmp, 'server'), join(tmp, 'etcd')); // go names the binary after the package path's last element
