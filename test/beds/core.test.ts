@@ -1,12 +1,14 @@
 /**
  * The core end-to-end scenarios on the bed FERRY_BED names (default: the real bed: kube-apiservers
  * built from source with KubeVirt's own CRDs, its webhooks and ferry's documented RBAC): `ferry migrate`,
- * a stall retried to success, a cancel rolled back, a migration under API faults, KubeVirt's admission
+ * a stall retried to success, a cancel rolled back (by update and by Temporal cancellation), a migration under API faults, KubeVirt's admission
  * called by the API server. The
  * same file passes on the simulator (`FERRY_BED=sim`); a difference is a bug in one of them.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { LABEL_MIGRATION, migrationKey } from '../../activities/labels.js';
 import { fleetManifests, fleetVmName } from '../../simulator/fleet.js';
 import { objectPath } from '../../simulator/kube-bed/admin-api.js';
@@ -107,6 +109,25 @@ describe(`core migrations on the ${kind} bed`, () => {
     // Deletion is asynchronous on a real API server (finalizers, garbage collection): the workflow
     // reports RolledBack only once its objects are gone.
     assert.deepEqual(diff(before, await apiSnapshot(stack.bed, 'destination', 'demo')), []);
+  });
+
+  it('a Temporal cancellation means cancel: the workflow ends CANCELLED, rolled back, the source running', async () => {
+    const before = await apiSnapshot(stack.bed, 'destination', 'demo');
+    await partition(stack.bed, true);
+    const handle = await startMigration(stack, input('cache-01', { options: { handshakeTimeout: '30s' } }));
+    await waitForPhase(handle, 'Synchronizing', 60_000);
+    await handle.cancel();
+    await assert.rejects(handle.result(), (e: unknown) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure);
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    await sourceRunning('cache-01');
+    assert.deepEqual(diff(before, await apiSnapshot(stack.bed, 'destination', 'demo')), []);
+    assert.deepEqual(
+      (await handle.query(statusQuery)).history.slice(-2).map((h) => [h.phase, h.note]),
+      [
+        ['RollingBack', 'the workflow was cancelled'],
+        ['RolledBack', 'the workflow was cancelled'],
+      ],
+    );
   });
 
   it('a migration survives 10% API errors, 429s, latency and dropped watches on both clusters', async () => {

@@ -120,16 +120,16 @@ describe('resilience', () => {
     assert.equal(path(await kubevirt(clients(s.sim, 'destination')).get('virtualmachines', 'demo', 'web-01'), 'spec.runStrategy'), 'Always');
   });
 
-  it('keeps the history of a 30 s transfer under 200 events, with no Secret value or credential in it', async () => {
+  it('keeps the history of a 10 s transfer (about 50 polls) under 200 events, with no Secret value or credential in it', async () => {
     stack = await startStack();
     const s = stack;
-    await setBandwidth(s, '375Mi'); // web-01: 1 GiB memory + 10 GiB disk ≈ 30 s
+    await setBandwidth(s, '1Gi'); // web-01: 1 GiB memory + 10 GiB disk ≈ 11 s: progress reports, not polls, make history
     const handle = await startMigration(s, input('web-01', { options: { completionTimeoutPerGiB: '30s' } }));
     const t0 = Date.now();
     await waitForPhase(handle, 'Synchronizing', 60_000);
     const result = (await handle.result()) as MigrationResult;
     assert.equal(result.outcome, 'Succeeded');
-    assert.ok(Date.now() - t0 >= 25_000, `the transfer took only ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 >= 8_000, `the transfer took only ${Date.now() - t0} ms`);
     const history = await handle.fetchHistory();
     const events = history.events?.length ?? 0;
     assert.ok(events < 200, `history has ${events} events`);
