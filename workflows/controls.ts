@@ -5,7 +5,7 @@
  * scope — the current attempt's for retry, the whole forward path's for cancel. The workflow reads
  * which decision it was from here once the scope has unwound.
  */
-import { CancellationScope, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
 import type { Migration } from './contract.js';
 import { formatDuration, parseDuration } from './duration.js';
 import {
@@ -38,6 +38,8 @@ export class Controls {
   /** The pending decision, until the scope it cancelled has unwound. */
   private decision: Decision | undefined;
   private applied = false;
+  /** Removing an attempt for a retry: RollingBack, but a cancel may still stop the next attempt. */
+  private betweenAttempts = false;
   private autoRetries = 0;
   /** From validation to the end of the state transfer: what cancel stops. */
   private readonly forward = new CancellationScope();
@@ -86,6 +88,9 @@ export class Controls {
    * cancelled it; a cancel or any failure rejects.
    */
   async attempt(work: () => Promise<void>): Promise<Decision | undefined> {
+    // A cancel accepted while the previous attempt was being removed: no new attempt starts.
+    if (this.forward.consideredCancelled) throw new CancelledFailure('cancelled between attempts');
+    this.betweenAttempts = false;
     const scope = new CancellationScope();
     this.attemptScope = scope;
     try {
@@ -96,6 +101,7 @@ export class Controls {
       if (d?.action !== 'retry' || !isCancellation(e)) throw e;
       this.decision = undefined;
       this.applied = false;
+      this.betweenAttempts = true;
       if (d.automatic) this.autoRetries++;
       return d;
     } finally {
@@ -117,7 +123,9 @@ export class Controls {
   /** Nobody decided within the window: the configured fallback decides, and the wait ends cancelled. */
   async fallback(o: Migration['options']): Promise<never> {
     const window = formatDuration(o.decisionWindow);
-    if (o.stallFallback === 'retry' && this.autoRetries < o.maxAutoRetries) {
+    if (this.decision !== undefined) {
+      // An operator decided in the same activation as the window closed: theirs stands.
+    } else if (o.stallFallback === 'retry' && this.autoRetries < o.maxAutoRetries) {
       this.decide({ action: 'retry', reason: `no decision within ${window}: automatic retry ${this.autoRetries + 1} of ${o.maxAutoRetries}`, automatic: true });
     } else {
       const why = o.stallFallback === 'retry' ? `automatic retries exhausted (${o.maxAutoRetries})` : `no decision within ${window}`;
@@ -144,7 +152,7 @@ export class Controls {
     const phase = this.run.phase;
     if (isTerminal(phase)) return `cancel refused: the migration already ended (${phase})`;
     if (isAfterCutover(phase)) return `cancel refused: the migration is past cutover (${phase}); the VM now runs on ${this.run.migration.destination.cluster}`;
-    if (phase === 'RollingBack' || this.decision?.action === 'cancel') return 'cancel refused: already rolling back';
+    if ((phase === 'RollingBack' && !this.betweenAttempts) || this.decision?.action === 'cancel') return 'cancel refused: already rolling back';
     return undefined;
   }
 

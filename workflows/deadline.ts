@@ -50,7 +50,9 @@ export class Deadline {
     } else {
       // condition(fn, 0) would mean "no timeout": a deadline already due gets the shortest timer.
       const beforeDue = await condition(woken, Math.max(1, this.#at - Date.now()));
-      if (!beforeDue) return 'due';
+      // The timer can fire in the same activation as the result, a handler's move or a decision: those
+      // win, as an operator who extended just in time expects.
+      if (!beforeDue && !ready() && !this.#moved) return 'due';
     }
     return ready() ? 'ready' : 'moved';
   }

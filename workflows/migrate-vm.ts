@@ -74,11 +74,14 @@ async function synchronizeCertificates(run: MigrationRun): Promise<void> {
   const m = run.migration;
   run.enter('SyncingCertificates', run.inPlan() ? `certificates synchronized by plan ${m.plan}` : undefined);
   if (run.inPlan()) return;
-  await certificates(m.options, `sync KubeVirt CAs ${m.source.cluster} ⇄ ${m.destination.cluster}`).syncCertificates({
-    source: m.source.cluster,
-    destination: m.destination.cluster,
-    pollIntervalMs: m.options.pollInterval,
-  });
+  // Run to its end like a create: a cancel meanwhile applies once the trust is in place.
+  await uninterrupted(() =>
+    certificates(m.options, `sync KubeVirt CAs ${m.source.cluster} ⇄ ${m.destination.cluster}`).syncCertificates({
+      source: m.source.cluster,
+      destination: m.destination.cluster,
+      pollIntervalMs: m.options.pollInterval,
+    }),
+  );
 }
 
 /** 2. Instancetypes, preferences, ConfigMaps, Secrets and blank disks in the destination namespace. */
@@ -131,6 +134,7 @@ async function create(run: MigrationRun, make: () => Promise<CreatedObject | Cre
 
 /** Run a quick activity to its end, then honour a retry or cancel that came meanwhile. */
 async function uninterrupted<T>(work: () => Promise<T>): Promise<T> {
+  if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('decided before the activity started');
   const result = await CancellationScope.nonCancellable(work);
   if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('decided while an activity ran');
   return result;
@@ -204,7 +208,8 @@ async function unwind(run: MigrationRun, controls: Controls, e: unknown): Promis
 /** An operator's cancel returns RolledBack; a Temporal cancellation ends the workflow cancelled. */
 async function endRolledBack(run: MigrationRun, controls: Controls, e: unknown, reason: string, note: string): Promise<MigrationResult> {
   run.fail(reason, 'RolledBack', note);
-  await condition(allHandlersFinished);
+  // Under a Temporal cancellation the wait itself would be cancelled at once.
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   if (!controls.cancelRequested()) throw e;
   const s = run.status;
   return { outcome: 'RolledBack', attempts: s.attempt, migrationId: s.migrationId ?? '', reason, created: [], durationMs: run.durationMs() };
