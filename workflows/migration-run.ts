@@ -12,6 +12,8 @@ import { planLink, type PlanLink } from './plan-link.js';
 import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster, FerryStalled, FerryVm } from './search-attributes.js';
 
 const nowIso = () => new Date().toISOString();
+/** One object, whatever its uid: a recreated object is the same entry. */
+const objectKey = (o: CreatedObject) => `${o.cluster}/${o.kind}/${o.namespace ?? ''}/${o.name}`;
 
 export class MigrationRun {
   readonly status: MigrationStatus;
@@ -123,20 +125,14 @@ export class MigrationRun {
   }
 
   record(objects: CreatedObject[]): void {
-    const created = this.status.created;
-    for (const o of objects) if (!created.some((c) => c.cluster === o.cluster && c.kind === o.kind && c.namespace === o.namespace && c.name === o.name)) created.push(o);
+    const known = new Set(this.status.created.map(objectKey));
+    for (const o of objects) if (!known.has(objectKey(o))) this.status.created.push(o);
   }
 
   /** What is left once an attempt's objects are removed (the CA sync's are shared by attempts). */
   forget(removed: readonly CreatedObject[]): void {
-    const key = (o: CreatedObject) => `${o.cluster}/${o.kind}/${o.namespace ?? ''}/${o.name}`;
-    const gone = new Set(removed.map(key));
-    this.status.created = this.status.created.filter((c) => !gone.has(key(c)));
-  }
-
-  nextAttempt(migrationId: string): void {
-    this.status.attempt++;
-    this.status.migrationId = migrationId;
+    const gone = new Set(removed.map(objectKey));
+    this.status.created = this.status.created.filter((c) => !gone.has(objectKey(c)));
   }
 
   fail(error: string, phase: 'Failed' | 'RolledBack', note = error): void {

@@ -168,8 +168,3 @@ export function isTerminal(phase: Phase): phase is TerminalPhase {
 export function isAfterCutover(phase: Phase): boolean {
   return PHASE[phase].afterCutover;
 }
-
-/** The deadlines a step waits under, in the order it meets them. */
-export function deadlinesOf(phase: StepPhase): DeadlineName[] {
-  return (Object.keys(DEADLINES) as DeadlineName[]).filter((d) => DEADLINES[d].phase === phase);
-}

@@ -80,6 +80,12 @@ async function until(h: WorkflowHandle, ok: (s: MigrationStatus) => boolean, wha
 }
 
 const inPhase = (h: WorkflowHandle, phase: Phase) => until(h, (s) => s.phase === phase, `phase ${phase}`);
+/** Once the workflow waits in `step`, move the clock past its deadline (`budgetMs`): it stalls. */
+async function stallIn(h: WorkflowHandle, step: Phase, budgetMs = 5 * MINUTE): Promise<MigrationStatus> {
+  await inPhase(h, step);
+  await env.sleep(budgetMs + 1000);
+  return inPhase(h, 'Stalled');
+}
 const phases = (s: MigrationStatus) => s.history.map((e) => e.phase);
 const noteOf = (s: MigrationStatus, phase: Phase) => s.history.filter((e) => e.phase === phase).map((e) => e.note ?? '');
 /** Equal to within the workflow's own processing time (tasks take milliseconds of workflow clock too). */
@@ -136,9 +142,7 @@ describe('migrateVm on the time-skipping server', () => {
   describe('stalls and the decision window (defaults: 5m handshake, 30m window)', () => {
     it('fallback wait (the default): the window passes and nothing happens; the stall then clears by itself', async () => {
       const { fake, handle } = await begin({}, (f) => f.stuck.add('handshake'));
-      await inPhase(handle, 'Synchronizing');
-      await env.sleep(5 * MINUTE + 1000);
-      const stalled = await inPhase(handle, 'Stalled');
+      const stalled = await stallIn(handle, 'Synchronizing');
       assert.equal(stalled.stall?.deadline, 'handshake');
       assert.equal(Date.parse(stalled.deadline!) - Date.parse(stalled.stall!.since), 30 * MINUTE, 'the window is shown: 30 minutes');
       await env.sleep(45 * MINUTE);
@@ -202,9 +206,7 @@ describe('migrateVm on the time-skipping server', () => {
 
     it('a stall in another step (receiver not ready) recovers by itself within the window', async () => {
       const { fake, handle } = await begin({}, (f) => f.stuck.add('receiverReady'));
-      await inPhase(handle, 'CreatingTarget');
-      await env.sleep(5 * MINUTE + 1000);
-      const s = await inPhase(handle, 'Stalled');
+      const s = await stallIn(handle, 'CreatingTarget');
       assert.equal(s.stall?.phase, 'CreatingTarget');
       assert.equal(s.stall?.deadline, 'receiverReady');
       assert.match(s.stall!.diagnosis, /receiver VMI/);
@@ -215,9 +217,7 @@ describe('migrateVm on the time-skipping server', () => {
 
     it('extend while stalled resumes the step with the new deadline; it stalls again when that passes', async () => {
       const { fake, handle } = await begin({ stallFallback: 'cancel' }, (f) => f.stuck.add('handshake'));
-      await inPhase(handle, 'Synchronizing');
-      await env.sleep(5 * MINUTE + 1000);
-      await inPhase(handle, 'Stalled');
+      await stallIn(handle, 'Synchronizing');
       const answer = await handle.executeUpdate(extendUpdate, { args: [{ by: '10m' }] });
       assert.equal(answer.phase, 'Synchronizing');
       const resumed = await until(handle, (s) => s.phase === 'Synchronizing' && s.history.length > 7, 'resumed');
@@ -250,9 +250,7 @@ describe('migrateVm on the time-skipping server', () => {
 
     it('extend by signal while stalled works like the update', async () => {
       const { fake, handle } = await begin({}, (f) => f.stuck.add('syncAddress'));
-      await inPhase(handle, 'CreatingMigrations');
-      await env.sleep(2 * MINUTE + 1000);
-      await inPhase(handle, 'Stalled');
+      await stallIn(handle, 'CreatingMigrations', 2 * MINUTE);
       await handle.signal(extendSignal, { by: '1h' });
       await until(handle, (s) => s.phase === 'CreatingMigrations' && s.history.at(-1)?.note === 'deadline extended by an operator', 'resumed by signal');
       fake.heal('syncAddress');
@@ -263,9 +261,7 @@ describe('migrateVm on the time-skipping server', () => {
   describe('operator controls', () => {
     it('retry by update while stalled: the attempt is removed and a new one succeeds', async () => {
       const { fake, handle } = await begin({}, (f) => f.stuck.add('handshake'));
-      await inPhase(handle, 'Synchronizing');
-      await env.sleep(5 * MINUTE + 1000);
-      await inPhase(handle, 'Stalled');
+      await stallIn(handle, 'Synchronizing');
       fake.heal('handshake');
       const answer = await handle.executeUpdate(retryUpdate, { args: [{ reason: 'network fixed' }] });
       assert.match(answer.message, /attempt 2/);
@@ -319,9 +315,7 @@ describe('migrateVm on the time-skipping server', () => {
 
     it('cancel by update while stalled rolls back', async () => {
       const { fake, handle } = await begin({}, (f) => f.stuck.add('handshake'));
-      await inPhase(handle, 'Synchronizing');
-      await env.sleep(5 * MINUTE + 1000);
-      await inPhase(handle, 'Stalled');
+      await stallIn(handle, 'Synchronizing');
       await handle.executeUpdate(cancelUpdate, { args: [{}] });
       const result = (await handle.result()) as MigrationResult;
       assert.equal(result.outcome, 'RolledBack');
@@ -348,11 +342,8 @@ describe('migrateVm on the time-skipping server', () => {
       it(`a Temporal cancellation in ${phase} rolls back and ends the workflow cancelled`, async () => {
         const { fake, handle } = await begin({}, (f) => (phase === 'Validating' ? f.hold('preflight') : f.stuck.add('handshake')));
         if (phase === 'Validating') await fake.entered('preflight');
+        else if (phase === 'Stalled') await stallIn(handle, 'Synchronizing');
         else await inPhase(handle, 'Synchronizing');
-        if (phase === 'Stalled') {
-          await env.sleep(5 * MINUTE + 1000);
-          await inPhase(handle, 'Stalled');
-        }
         await handle.cancel();
         fake.release('preflight');
         const cause = await failureOf(handle);
@@ -468,9 +459,7 @@ describe('migrateVm on the time-skipping server', () => {
         f.stuck.add('handshake');
         f.hold('removeAttempt');
       });
-      await inPhase(handle, 'Synchronizing');
-      await env.sleep(5 * MINUTE + 1000);
-      await inPhase(handle, 'Stalled');
+      await stallIn(handle, 'Synchronizing');
       await handle.executeUpdate(retryUpdate, { args: [{}] });
       await fake.entered('removeAttempt');
       await refused(handle.executeUpdate(retryUpdate, { args: [{}] }), /only a Stalled migration/);
