@@ -1,4 +1,5 @@
-/** `npm run worker`: connect with the standard Temporal configuration, run until SIGINT/SIGTERM. */
+#!/usr/bin/env node
+/** `ferry-worker` (`npm run worker` from the source tree): connect with the standard Temporal configuration, run until SIGINT/SIGTERM. */
 import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';

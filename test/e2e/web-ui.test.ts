@@ -27,7 +27,7 @@ import { commands, staticDetails, staticSummary } from '../../workflows/details.
 import { cancelUpdate, statusQuery } from '../../workflows/messages.js';
 import { FerryPhase } from '../../workflows/search-attributes.js';
 import { input, startStack, waitForPhase, type Stack } from '../support/e2e.js';
-import { eventually } from '../support/sim.js';
+import { eventually } from '../../simulator/testing/sim.js';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts', 'web-ui');
 /** Generous: the UI's first page load compiles and fetches a lot on a busy CI machine. */

@@ -16,7 +16,7 @@ import { errorMessage } from '../../workflows/errors.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { KubeconfigRegistry } from '../../workers/clusters.js';
 import { createFerryWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
-import { startSim } from './sim.js';
+import { startSim } from '../../simulator/testing/sim.js';
 
 let runtimeInstalled = false;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
