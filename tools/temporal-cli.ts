@@ -152,6 +152,8 @@ export interface DevServerOptions {
   dbFile?: string;
   /** Extra namespace to create; `default` always exists. */
   namespace?: string;
+  /** Register ferry's search attributes (default true); false gives a bare namespace, as a fresh production one is. */
+  searchAttributes?: boolean;
   /** Receives the server's stdout and stderr, line by line. */
   log?: Log;
   /** How long to wait for the server to answer health checks; default 60 s. */
@@ -171,12 +173,12 @@ export interface DevServer {
 }
 
 /** The `temporal` arguments for a dev server; exported so tests can check them without spawning. */
-export function devServerArgs(opts: { port: number; uiPort: number | false; dbFile?: string; namespace?: string }): string[] {
+export function devServerArgs(opts: { port: number; uiPort: number | false; dbFile?: string; namespace?: string; searchAttributes?: boolean }): string[] {
   const args = ['server', 'start-dev', '--ip', LOOPBACK, '--port', String(opts.port)];
   args.push(...(opts.uiPort === false ? ['--headless'] : ['--ui-port', String(opts.uiPort)]));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
-  for (const { name, type } of ferrySearchAttributes) args.push('--search-attribute', `${name}=${type}`);
+  if (opts.searchAttributes !== false) for (const { name, type } of ferrySearchAttributes) args.push('--search-attribute', `${name}=${type}`);
   for (const [key, value] of Object.entries(devServerDynamicConfig)) args.push('--dynamic-config-value', `${key}=${value}`);
   args.push('--log-level', 'warn');
   return args;
@@ -213,7 +215,7 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
   // Otherwise the health check could pass against whatever already listens there, before the CLI
   // notices the port is taken and exits.
   if (await isPortOpen(port)) throw new PortTakenError(`port ${port} is already in use on ${LOOPBACK} (another Temporal server?)`);
-  const args = devServerArgs({ port, uiPort, dbFile: opts.dbFile, namespace: opts.namespace });
+  const args = devServerArgs({ port, uiPort, dbFile: opts.dbFile, namespace: opts.namespace, searchAttributes: opts.searchAttributes });
 
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = exitOf(child);
