@@ -211,7 +211,7 @@ export async function ensureSearchAttributes(o: EnsureOptions): Promise<void> {
   const after = await waitVisible(o, o.visibleWithinMs ?? 30_000);
   // The server keeps an existing attribute's type when asked to add it again, so a concurrent registration with another type shows only here.
   if (after.mismatched.length) throw refuse(after);
-  if (after.missing.length) throw refuse(after, `They were registered but the namespace did not list them within ${Math.round((o.visibleWithinMs ?? 30_000) / 1000)} s.`);
+  if (after.missing.length) throw refuse(after, `They were registered but the namespace did not list them within ${(o.visibleWithinMs ?? 30_000) / 1000} s.`);
   o.log(
     `${o.who}: registered search attributes ${before.missing.map((a) => `${a.name}=${a.type}`).join(', ')} in namespace "${o.namespace}" (listed after ${Date.now() - started} ms)`,
   );
