@@ -159,7 +159,8 @@ export async function requireSearchAttributes(o: CheckOptions): Promise<void> {
   throw new SearchAttributeSetupError(
     setupMessage(comparison, {
       ...o,
-      reason: `A ferry worker registers missing ones when it starts (unless ${REGISTER_ENV}=false), or register them yourself.`,
+      // While a type is wrong the worker registers nothing, so it is no way out then.
+      ...(comparison.mismatched.length ? {} : { reason: `A ferry worker registers missing ones when it starts (unless ${REGISTER_ENV}=false), or register them yourself.` }),
       outcome: 'Nothing was started.',
     }),
   );
@@ -188,7 +189,11 @@ export async function ensureSearchAttributes(o: EnsureOptions): Promise<void> {
   if (isComplete(before)) return;
   const refuse = (comparison: Comparison, reason?: string) =>
     new SearchAttributeSetupError(
-      setupMessage(comparison, { ...o, ...(reason ? { reason } : {}), outcome: 'The worker stopped before polling; start it again once they are registered.' }),
+      setupMessage(comparison, {
+        ...o,
+        ...(reason ? { reason } : {}),
+        outcome: `The worker stopped before polling; start it again once ${comparison.mismatched.length ? 'the namespace is fixed' : 'they are registered'}.`,
+      }),
     );
   // A wrong type is never fixed here: replacing it loses what is stored under it.
   if (before.mismatched.length) throw refuse(before, before.missing.length ? 'Nothing was registered while a type is wrong.' : undefined);

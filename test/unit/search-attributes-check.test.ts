@@ -261,4 +261,19 @@ describe('requireSearchAttributes (the CLI)', () => {
     });
     assert.deepEqual(calls.add, []);
   });
+
+  it('with a wrong type it does not send the user to a worker (which would refuse too)', async () => {
+    const { connection } = fakeOperator([{ FerryPhase: TEXT }]);
+    await assert.rejects(requireSearchAttributes({ connection, namespace: 'default', who: 'ferry plan start', warn: () => {} }), (e: Error) => {
+      assert.match(e.message, /^ferry plan start: Temporal namespace "default" has a search attribute of ferry's with the wrong type:/);
+      assert.doesNotMatch(e.message, /A ferry worker registers/);
+      return true;
+    });
+  });
+
+  it('complete: resolves after one call', async () => {
+    const { connection, calls } = fakeOperator([complete]);
+    await requireSearchAttributes({ connection, namespace: 'default', who: 'ferry migrate', warn: () => assert.fail('no warning expected') });
+    assert.deepEqual(calls, { list: 1, add: [] });
+  });
 });
