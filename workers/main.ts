@@ -4,12 +4,15 @@ import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import { KubeconfigRegistry } from './clusters.js';
+import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { createFerryWorker } from './worker.js';
 
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const clusters = KubeconfigRegistry.fromEnvironment();
 const connection = await NativeConnection.connect(connectionOptions);
 const client = await Connection.connect(connectionOptions as Parameters<typeof Connection.connect>[0]);
+// Without ferry's search attributes every workflow task fails in a loop: register them, or stop here with the fix.
+if (!(await searchAttributesReady({ connection: client, namespace, address: connectionOptions.address }))) process.exit(EXIT_NOT_READY);
 const cached = process.env.FERRY_MAX_CACHED_WORKFLOWS;
 if (cached !== undefined && !/^\d+$/.test(cached)) throw new Error(`FERRY_MAX_CACHED_WORKFLOWS must be a whole number (got "${cached}")`);
 const worker = await createFerryWorker({ connection, client, namespace, clusters, ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}) });
