@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * ferry: live-migrate KubeVirt VMs between clusters. Each command is a module under commands/, loaded
  * only when it runs; this file holds the command table, dispatches, and turns errors into exit codes.
@@ -58,11 +59,6 @@ const commands: Record<string, Command> = {
     summary: 'many VMs as one plan (ferry or Forklift plan file)',
     run: async (argv) => (await import('./commands/plan.js')).plan(argv),
   },
-  sim: {
-    synopsis: '[--kubeconfig FILE] | partition|faults|sync-controller ...',
-    summary: 'run the two-cluster simulator, or change its faults',
-    run: async (argv) => (await import('./commands/sim.js')).sim(argv),
-  },
 };
 
 function help(): string {
@@ -77,12 +73,10 @@ ${CONNECTION_HELP}
   (migrate, status, list, watch, retry, cancel, extend, plan talk to Temporal; the worker reaches the clusters)
 
 ${KUBECONFIG_HELP}
-  (validate and plan validate read the clusters themselves; ferry sim writes and reads
-  .state/sim/kubeconfig by default, see ferry sim --help)
+  (validate and plan validate read the clusters themselves)
 
 Examples:
-  ferry sim                                                     # two simulated clusters, until Ctrl-C
-  FERRY_KUBECONFIG=.state/sim/kubeconfig ferry validate demo/web-01 --from source --to destination
+  FERRY_KUBECONFIG=~/.kube/clusters ferry validate demo/web-01 --from source --to destination
   ferry migrate demo/web-01 --from source --to destination --wait
   ferry watch --stalled
 

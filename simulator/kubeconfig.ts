@@ -1,6 +1,5 @@
 /** Kubeconfig documents for the simulated clusters: what users, kubectl and ferry's worker load. */
-import type { KubeConfig } from '@kubernetes/client-node';
-import { PooledKubeConfig } from '../activities/kube/pooled.js';
+import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 
 export interface ClusterEndpoint {
@@ -26,8 +25,27 @@ export function kubeconfigYaml(endpoints: ClusterEndpoint[], currentContext = en
   });
 }
 
+/**
+ * client-node 2.0.1 makes a new connection pool for every request (a TLS handshake each time, and an
+ * idle socket left behind). Each of these kubeconfigs names one endpoint and one user, so the first
+ * request's pool can serve them all; the simulator's components and tests make thousands of requests.
+ */
+class OneEndpointKubeConfig extends KubeConfig {
+  private pool: ReturnType<RequestContext['getDispatcher']>;
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getDispatcher();
+    if (this.pool === undefined) this.pool = fresh;
+    else if (fresh !== undefined && fresh !== this.pool) {
+      context.setDispatcher(this.pool);
+      void fresh.close();
+    }
+  }
+}
+
 export function kubeConfigFor(e: ClusterEndpoint): KubeConfig {
-  const kc = new PooledKubeConfig();
+  const kc = new OneEndpointKubeConfig();
   kc.loadFromString(kubeconfigYaml([e]));
   return kc;
 }

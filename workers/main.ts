@@ -1,20 +1,28 @@
-/** `npm run worker`: connect with the standard Temporal configuration, run until SIGINT/SIGTERM. */
+#!/usr/bin/env node
+/** `ferry-worker` (`npm run worker` from the source tree): connect with the standard Temporal configuration, run until SIGINT/SIGTERM. */
 import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import { KubeconfigRegistry } from './clusters.js';
+import { healthFromEnvironment } from './health.js';
+import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { createFerryWorker } from './worker.js';
 
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const clusters = KubeconfigRegistry.fromEnvironment();
 const connection = await NativeConnection.connect(connectionOptions);
 const client = await Connection.connect(connectionOptions as Parameters<typeof Connection.connect>[0]);
+// Without ferry's search attributes every workflow task fails in a loop: register them, or stop here with the fix.
+if (!(await searchAttributesReady({ connection: client, namespace, address: connectionOptions.address }))) process.exit(EXIT_NOT_READY);
 const cached = process.env.FERRY_MAX_CACHED_WORKFLOWS;
 if (cached !== undefined && !/^\d+$/.test(cached)) throw new Error(`FERRY_MAX_CACHED_WORKFLOWS must be a whole number (got "${cached}")`);
 const worker = await createFerryWorker({ connection, client, namespace, clusters, ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}) });
-console.log(`ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} namespace ${namespace}, task queue ferry; clusters: ${clusters.names().join(', ')}`);
+console.log(`ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} namespace ${namespace}, task queue ferry; clusters: ${clusters.describe()}`);
+const health = await healthFromEnvironment(() => worker.getStatus());
+if (health) console.log(`ferry worker: health on ${health.url}/readyz and /livez`);
 // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities get the grace time.
 await worker.run();
+await health?.close();
 await client.close();
 await connection.close();
 console.log('ferry worker stopped');

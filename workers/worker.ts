@@ -4,15 +4,15 @@
  * (@temporalio/envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY,
  * TEMPORAL_PROFILE); clusters come from the kubeconfig (workers/clusters.ts).
  */
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { ClusterRegistry } from '../activities/kube/cluster.js';
 import { TASK_QUEUE, type Observation } from '../workflows/contract.js';
 import { observeSignal } from '../workflows/messages.js';
+import { workflowCode } from './workflow-code.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export { WORKFLOWS_PATH } from './workflow-code.js';
 
 export interface FerryWorkerOptions {
   connection: NativeConnection;
@@ -36,7 +36,7 @@ export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> 
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue ?? TASK_QUEUE,
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode()),
     activities: createActivities({ clusters: o.clusters, report, ...(o.log ? { log: o.log } : {}) }),
     // Rollback and finalize must be able to finish when the worker is asked to stop.
     shutdownGraceTime: '30s',

@@ -1,6 +1,7 @@
 /** `ferry migrate`: validate the input locally, start the migration, optionally follow it to the end. */
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { alreadyRunning, connect } from '../connection.js';
+import { refuseWithoutSearchAttributes } from '../search-attributes.js';
 import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, onePositional, parse, sleep, UsageError, type ExitCode } from '../cli.js';
 import {
   describeInputIssues,
@@ -87,6 +88,7 @@ export async function migrate(argv: string[]): Promise<ExitCode> {
 
   const conn = await connect(v);
   try {
+    await refuseWithoutSearchAttributes(conn, 'ferry migrate', v);
     let handle: WorkflowHandle;
     try {
       handle = await conn.client.workflow.start('migrateVm', {

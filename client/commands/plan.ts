@@ -12,6 +12,7 @@ import { type Plan, planInputSchema, type PlanResult, type PlanStatus, planWorkf
 import { planSummary } from '../../workflows/plan-details.js';
 import { CONNECTION_HELP, connectionOptions, EXIT, ExitError, KUBECONFIG_HELP, outputFormat, parse, sleep, UsageError, type ExitCode } from '../cli.js';
 import { alreadyRunning, clusters, connect, expectWorkflow, requireClusters } from '../connection.js';
+import { refuseWithoutSearchAttributes } from '../search-attributes.js';
 import { table } from '../format.js';
 import { loadPlanFile, PlanFileError } from '../plan/load.js';
 import { planChangeLines, planExitCode, planFrame, planTable } from '../plan-progress.js';
@@ -190,6 +191,7 @@ async function startPlan(v: Values): Promise<ExitCode> {
   const workflowId = planWorkflowId(p.name);
   const conn = await connect(v);
   try {
+    await refuseWithoutSearchAttributes(conn, 'ferry plan start', v);
     let handle: WorkflowHandle;
     try {
       handle = await conn.client.workflow.start('migratePlan', { taskQueue: TASK_QUEUE, workflowId, args: [raw], staticSummary: planSummary(p) });

@@ -2,6 +2,7 @@
  * Label and field selectors with the syntax kube-apiserver accepts
  * (`a=b,c!=d,e in (x,y),f notin (z),g,!h`; fields by dotted path).
  */
+import { getPath } from '../paths.js';
 import { badRequest } from './errors.js';
 import type { KubeObject } from './object.js';
 
@@ -63,11 +64,7 @@ export function labelSelector(s: string | null | undefined): Selector {
 }
 
 function fieldValue(obj: KubeObject, path: string): string | undefined {
-  let cur: unknown = obj;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
+  const cur = getPath(obj, path);
   if (cur === undefined || cur === null) return undefined;
   return typeof cur === 'object' ? JSON.stringify(cur) : String(cur);
 }

@@ -2,6 +2,7 @@
  * Server-side printing (`Accept: ...;as=Table`), so `kubectl get vm` shows the columns KubeVirt's CRDs
  * declare rather than just NAME and AGE.
  */
+import { getPath } from '../paths.js';
 import type { KindInfo } from './kinds.js';
 import type { KubeObject } from './object.js';
 
@@ -12,17 +13,8 @@ interface Column {
   value: (o: KubeObject) => Cell;
 }
 
-function at(o: unknown, path: string): unknown {
-  let cur = o;
-  for (const p of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
-}
-
 const str = (path: string) => (o: KubeObject) => {
-  const v = at(o, path);
+  const v = getPath(o, path);
   return v === undefined || v === null ? '' : String(v);
 };
 
@@ -46,7 +38,7 @@ const COLUMNS: Record<string, Column[]> = {
   PersistentVolumeClaim: [
     { name: 'Status', type: 'string', value: str('status.phase') },
     { name: 'Capacity', type: 'string', value: str('status.capacity.storage') },
-    { name: 'Access Modes', type: 'string', value: (o) => ((at(o, 'spec.accessModes') as string[]) ?? []).join(',') },
+    { name: 'Access Modes', type: 'string', value: (o) => ((getPath(o, 'spec.accessModes') as string[]) ?? []).join(',') },
     { name: 'StorageClass', type: 'string', value: str('spec.storageClassName') },
     AGE,
   ],
@@ -54,7 +46,7 @@ const COLUMNS: Record<string, Column[]> = {
   VirtualMachine: [
     AGE,
     { name: 'Status', type: 'string', value: str('status.printableStatus') },
-    { name: 'Ready', type: 'string', value: (o) => String(at(o, 'status.ready') ?? false) },
+    { name: 'Ready', type: 'string', value: (o) => String(getPath(o, 'status.ready') ?? false) },
   ],
   VirtualMachineInstance: [
     AGE,
@@ -65,7 +57,7 @@ const COLUMNS: Record<string, Column[]> = {
       name: 'Ready',
       type: 'string',
       value: (o) => {
-        const c = ((at(o, 'status.conditions') as { type: string; status: string }[]) ?? []).find((x) => x.type === 'Ready');
+        const c = ((getPath(o, 'status.conditions') as { type: string; status: string }[]) ?? []).find((x) => x.type === 'Ready');
         return c?.status === 'True' ? 'True' : 'False';
       },
     },
@@ -77,7 +69,7 @@ const COLUMNS: Record<string, Column[]> = {
   DataVolume: [
     { name: 'Phase', type: 'string', value: str('status.phase') },
     { name: 'Progress', type: 'string', value: str('status.progress') },
-    { name: 'Restarts', type: 'integer', value: (o) => Number(at(o, 'status.restartCount') ?? 0) },
+    { name: 'Restarts', type: 'integer', value: (o) => Number(getPath(o, 'status.restartCount') ?? 0) },
     AGE,
   ],
 };

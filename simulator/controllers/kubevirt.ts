@@ -1,5 +1,8 @@
 /** KubeVirt names, annotations and small helpers shared by the simulated components. */
 import type { KubeObject } from './kube.js';
+import { getPath } from '../paths.js';
+
+export { getPath };
 
 export const KUBEVIRT_NAMESPACE = 'kubevirt';
 export const KUBEVIRT_CR = 'kubevirt';
@@ -45,15 +48,6 @@ export function statusOf(o: KubeObject): Status {
 
 export function spec(o: KubeObject): Record<string, unknown> {
   return (o.spec ??= {}) as Record<string, unknown>;
-}
-
-export function getPath<T = unknown>(o: unknown, path: string): T | undefined {
-  let cur = o;
-  for (const p of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur as T | undefined;
 }
 
 export const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -10,7 +10,7 @@ import { createActivities } from '../../activities/index.js';
 import { ClusterClient, type ClusterRegistry } from '../../activities/kube/cluster.js';
 import { kubeConfigFor } from '../../simulator/kubeconfig.js';
 import type { Simulator } from '../../simulator/sim.js';
-import { startSim } from '../support/sim.js';
+import { startSim } from '../../simulator/testing/sim.js';
 
 let sim: Simulator;
 const env = new MockActivityEnvironment();

@@ -10,7 +10,7 @@ import { createActivities } from '../../activities/index.js';
 import { ClusterClient, type ClusterRegistry } from '../../activities/kube/cluster.js';
 import type { Simulator } from '../../simulator/sim.js';
 import { migrationInputSchema, migrationWorkflowId } from '../../workflows/contract.js';
-import { eventually, startSim } from '../support/sim.js';
+import { eventually, startSim } from '../../simulator/testing/sim.js';
 import { snapshot, diff } from '../support/snapshot.js';
 import { kindInfo } from '../../simulator/apiserver/kinds.js';
 

@@ -11,7 +11,7 @@ import { ownedMeta } from '../../activities/labels.js';
 import { preflightActivities } from '../../activities/preflight.js';
 import type { Simulator } from '../../simulator/sim.js';
 import { migrationInputSchema, migrationWorkflowId, type Migration, type MigrationInput, type PreflightReport } from '../../workflows/contract.js';
-import { eventually, startSim } from '../support/sim.js';
+import { eventually, startSim } from '../../simulator/testing/sim.js';
 
 const GiB = 1024 ** 3;
 const SECRET_VALUES = ['fixture-secret-web-7f3c', 'fixture-secret-db-91aa', 'Zml4dHVyZTpzZWNyZXQtcHVsbA=='];

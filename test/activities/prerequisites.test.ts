@@ -16,7 +16,7 @@ import { prerequisiteActivities } from '../../activities/prerequisites.js';
 import { targetVMActivities } from '../../activities/target-vm.js';
 import type { Simulator } from '../../simulator/sim.js';
 import { FailureTypes, migrationInputSchema, migrationWorkflowId, type CreatedObject, type MigrationInput } from '../../workflows/contract.js';
-import { eventually, startSim } from '../support/sim.js';
+import { eventually, startSim } from '../../simulator/testing/sim.js';
 
 const GiB = 1024 ** 3;
 const SECRET_VALUES = ['fixture-secret-web-7f3c', 'fixture-secret-db-91aa', 'Zml4dHVyZTpzZWNyZXQtcHVsbA==', 'fixture-ssh-key-55aa'];

@@ -17,7 +17,7 @@ import { cancelUpdate, retryUpdate, statusQuery } from '../../workflows/messages
 import { apiSnapshot, bedClients, bedFromEnv, partition, startBedStack, type BedStack } from '../support/bed.js';
 import { runFerry } from '../support/cli.js';
 import { input, startMigration, waitForPhase } from '../support/e2e.js';
-import { apiError, eventually, kubevirt, path, rawRequestTo } from '../support/sim.js';
+import { apiError, eventually, kubevirt, path, rawRequestTo } from '../../simulator/testing/sim.js';
 import { diff } from '../support/snapshot.js';
 
 const kind = bedFromEnv('kube');

@@ -12,7 +12,7 @@ import { planWorkflowId, type PlanStatus } from '../../workflows/plan-contract.j
 import { apiSnapshot, bedClients, bedFromEnv, startBedStack, type BedStack } from '../support/bed.js';
 import { runFerry } from '../support/cli.js';
 import { failureMessage } from '../support/e2e.js';
-import { kubevirt, path } from '../support/sim.js';
+import { kubevirt, path } from '../../simulator/testing/sim.js';
 import { diff } from '../support/snapshot.js';
 
 const kind = bedFromEnv('kube');

@@ -10,7 +10,7 @@ import { objectPath } from '../../simulator/kube-bed/admin-api.js';
 import { FERRY_USER } from '../../simulator/kube-bed/cluster.js';
 import { apiSnapshot, bedFromEnv, startBedStack, type BedStack, type ClusterName } from '../support/bed.js';
 import { failureMessage, input, startMigration } from '../support/e2e.js';
-import { eventually, rawRequestTo } from '../support/sim.js';
+import { eventually, rawRequestTo } from '../../simulator/testing/sim.js';
 import { diff } from '../support/snapshot.js';
 
 const kind = bedFromEnv('kube');

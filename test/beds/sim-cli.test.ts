@@ -1,7 +1,7 @@
 /**
  * `npm run sim -- --bed kube` as a person runs it: the real bed in the foreground, kubectl against
  * its kubeconfig (ferry's ServiceAccount and the admin contexts), `npm run sim:control` and
- * `ferry sim` driving its fault proxy, and Ctrl-C leaving no etcd or kube-apiserver behind.
+ * `ferry-sim` driving its fault proxy, and Ctrl-C leaving no etcd or kube-apiserver behind.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -158,8 +158,8 @@ describe('npm run sim -- --bed kube', () => {
     assert.ok(metrics.requests >= 1);
     assert.ok((metrics.byUser.admin ?? 0) >= 1, JSON.stringify(metrics));
 
-    // Through the ferry CLI too, with the same fallback to destination-admin.
-    const ferry = await run(process.execPath, ['--import', 'tsx', 'client/main.ts', 'sim', '--kubeconfig', kubeconfig, '--context', 'destination', 'sync-controller']);
+    // Through ferry-sim too, with the same fallback to destination-admin.
+    const ferry = await run(process.execPath, ['simulator/bin/ferry-sim.js', '--kubeconfig', kubeconfig, '--context', 'destination', 'sync-controller']);
     assert.equal(ferry.code, 0, ferry.stderr);
     assert.equal((JSON.parse(ferry.stdout) as { running: boolean }).running, true);
   });

@@ -1,21 +1,20 @@
 /**
- * The ferry CLI's validate, watch and sim commands and the help texts, end to end: the CLI as a child
+ * The ferry CLI's validate and watch commands and the help texts, end to end: the CLI as a child
  * process (its stdout is a pipe, not a terminal: watch prints plain lines) against one shared stack
  * (dev server, simulator, in-process worker).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
 import type { ListedMigration } from '../../client/commands/list.js';
 import type { ValidateResult } from '../../client/commands/validate.js';
 import type { MigrationStatus } from '../../workflows/contract.js';
 import { ALL_PHASES, STEPS } from '../../workflows/phases.js';
 import { startFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
-import { apiError, clients, eventually, simControl } from '../support/sim.js';
+import { eventually, simControl } from '../../simulator/testing/sim.js';
 
 let stack: Stack;
 let viewerKubeconfig: string;
@@ -273,79 +272,8 @@ describe('ferry watch', () => {
   });
 });
 
-describe('ferry sim', () => {
-  it('partition on/off, faults set/show/clear and sync-controller stop/start change the running simulator', async () => {
-    const k = ['--kubeconfig', stack.kubeconfigFile];
-    const on = await ferry('sim', 'partition', 'on', ...k);
-    assert.equal(on.code, 0, on.stderr);
-    assert.deepEqual(JSON.parse(on.stdout), { partitioned: true });
-    assert.equal(stack.sim.network.isPartitioned('source', 'destination'), true);
-    const off = await ferry('sim', 'partition', 'off', ...k);
-    assert.equal(off.code, 0, off.stderr);
-    assert.deepEqual(JSON.parse(off.stdout), { partitioned: false });
-    assert.equal(stack.sim.network.isPartitioned('source', 'destination'), false);
-
-    const dst = clients(stack.sim, 'destination');
-    try {
-      const set = await ferry('sim', '--context', 'destination', 'faults', 'set', '--error-rate', '1', '--verbs', 'list', '--resources', 'configmaps', ...k);
-      assert.equal(set.code, 0, set.stderr);
-      assert.equal((await apiError(dst.core.listNamespacedConfigMap({ namespace: 'demo' }))).code, 500);
-      // The kubeconfig from FERRY_KUBECONFIG, as for validate.
-      const shown = await ferryEnv({ FERRY_KUBECONFIG: stack.kubeconfigFile }, 'sim', '--context', 'destination', 'faults', 'show');
-      assert.equal(shown.code, 0, shown.stderr);
-      const faults = JSON.parse(shown.stdout) as { config: { errors: { rate: number; verbs?: string[] }[] }; injected: { errors: number } };
-      assert.equal(faults.config.errors[0]!.rate, 1);
-      assert.deepEqual(faults.config.errors[0]!.verbs, ['list']);
-      assert.ok(faults.injected.errors >= 1);
-    } finally {
-      const clear = await ferry('sim', '--context', 'destination', 'faults', 'clear', ...k);
-      assert.equal(clear.code, 0, clear.stderr);
-    }
-    await dst.core.listNamespacedConfigMap({ namespace: 'demo' });
-
-    const stop = await ferry('sim', '--context', 'destination', 'sync-controller', 'stop', ...k);
-    assert.equal(stop.code, 0, stop.stderr);
-    assert.equal(stack.sim.destination.sync.isRunning, false);
-    const startAgain = await ferry('sim', '--context', 'destination', 'sync-controller', 'start', ...k);
-    assert.equal(startAgain.code, 0, startAgain.stderr);
-    assert.equal(stack.sim.destination.sync.isRunning, true);
-
-    const bad = await ferry('sim', 'partition', 'maybe', ...k);
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /partition needs on or off/);
-    const rate = await ferry('sim', 'faults', 'set', '--error-rate', '2', ...k);
-    assert.equal(rate.code, 2);
-    assert.match(rate.stderr, /--error-rate must be a number between 0 and 1/);
-    const unknown = await ferry('sim', 'explode', ...k);
-    assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /unknown sim command "explode"/);
-  });
-
-  it('runs the simulator in the foreground, writes its kubeconfig, answers controls, and stops on Ctrl-C (exit 0)', async () => {
-    const file = join(tmp, 'own-sim', 'kubeconfig');
-    const sim = start(['sim', '--kubeconfig', file, '--', '--no-fixtures']);
-    await sim.waitFor(/Ctrl-C stops both clusters/, 60_000);
-    assert.match(sim.out(), /ferry simulator running/);
-    const kc = parseYaml(readFileSync(file, 'utf8')) as { contexts: { name: string }[] };
-    assert.deepEqual(
-      kc.contexts.map((c) => c.name),
-      ['source', 'destination'],
-    );
-    const on = await ferry('sim', 'partition', 'on', '--kubeconfig', file);
-    assert.equal(on.code, 0, on.stderr);
-    assert.deepEqual(JSON.parse(on.stdout), { partitioned: true });
-    assert.equal(stack.sim.network.isPartitioned('source', 'destination'), false, 'the stack simulator was not touched');
-    sim.child.kill('SIGINT');
-    const r = await sim.done;
-    assert.equal(r.code, 0, r.stderr);
-    const gone = await ferry('sim', 'partition', 'off', '--kubeconfig', file);
-    assert.equal(gone.code, 1);
-    assert.match(gone.stderr, /is the simulator running\?/);
-  });
-});
-
 describe('ferry help', () => {
-  const COMMANDS = ['migrate', 'validate', 'status', 'list', 'watch', 'retry', 'cancel', 'extend', 'sim'];
+  const COMMANDS = ['migrate', 'validate', 'status', 'list', 'watch', 'retry', 'cancel', 'extend'];
 
   it('the top-level help lists every command, the kubeconfig and Temporal settings, and the exit codes', async () => {
     const r = await ferry('--help');

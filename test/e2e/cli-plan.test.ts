@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../../tools/temporal-cli.js';
 import type { PlanStatus } from '../../workflows/plan-contract.js';
 import { runFerry, startFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
-import { clients, eventually, kubevirt, path } from '../support/sim.js';
+import { clients, eventually, kubevirt, path } from '../../simulator/testing/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
 
 let stack: Stack;

@@ -9,7 +9,7 @@ import type { MigrationResult, MigrationStatus } from '../../workflows/contract.
 import type { ListedMigration } from '../../client/commands/list.js';
 import { runFerry } from '../support/cli.js';
 import { startStack, type Stack } from '../support/e2e.js';
-import { eventually } from '../support/sim.js';
+import { eventually } from '../../simulator/testing/sim.js';
 
 let stack: Stack;
 before(async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { statusQuery } from '../../workflows/messages.js';
 import { failureMessage, input, startMigration, startStack, type Stack } from '../support/e2e.js';
-import { clients, kubevirt, path, simControl } from '../support/sim.js';
+import { clients, kubevirt, path, simControl } from '../../simulator/testing/sim.js';
 
 let stack: Stack;
 before(async () => {

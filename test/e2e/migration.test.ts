@@ -9,7 +9,7 @@ import { kindInfo } from '../../simulator/apiserver/kinds.js';
 import { migrationWorkflowId, type MigrationResult } from '../../workflows/contract.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { failureMessage, input, startMigration, startStack, type Stack } from '../support/e2e.js';
-import { clients, eventually, kubevirt, path } from '../support/sim.js';
+import { clients, eventually, kubevirt, path } from '../../simulator/testing/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
 
 let stack: Stack;

@@ -12,7 +12,7 @@ import { errorMessage } from '../../workflows/errors.js';
 import { cancelPlanUpdate, planStatusQuery, retryStalledUpdate } from '../../workflows/messages.js';
 import { planWorkflowId, type PlanInput, type PlanResult, type PlanStatus } from '../../workflows/plan-contract.js';
 import { FAST, startStack, type Stack } from '../support/e2e.js';
-import { clients, eventually, kubevirt, path } from '../support/sim.js';
+import { clients, eventually, kubevirt, path } from '../../simulator/testing/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
 
 let stack: Stack;

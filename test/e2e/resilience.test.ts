@@ -11,7 +11,7 @@ import { ownedSelector } from '../../activities/labels.js';
 import { migrationWorkflowId, type MigrationResult } from '../../workflows/contract.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { input, spawnWorker, startMigration, startStack, waitForPhase, type Stack } from '../support/e2e.js';
-import { clients, eventually, kubevirt, path, simControl } from '../support/sim.js';
+import { clients, eventually, kubevirt, path, simControl } from '../../simulator/testing/sim.js';
 
 let stack: Stack | undefined;
 let child: ChildProcess | undefined;

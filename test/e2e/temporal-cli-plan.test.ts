@@ -11,7 +11,7 @@ import { ensureTemporalCli } from '../../tools/temporal-cli.js';
 import type { PlanStatus } from '../../workflows/plan-contract.js';
 import { FAST, startStack, type Stack } from '../support/e2e.js';
 import { fencedBlocks, readmeSection, shellWords } from '../support/readme.js';
-import { clients, eventually, kubevirt, path } from '../support/sim.js';
+import { clients, eventually, kubevirt, path } from '../../simulator/testing/sim.js';
 
 let stack: Stack;
 let cli: string;

@@ -18,7 +18,7 @@ import { DEFAULT_OPTIONS, migrationInputSchema, type MigrationResult, type Migra
 import { staticSummary } from '../../workflows/details.js';
 import { startStack, type Stack } from '../support/e2e.js';
 import { fencedBlocks, readmeSection, shellWords } from '../support/readme.js';
-import { clients, eventually, kubevirt, path } from '../support/sim.js';
+import { clients, eventually, kubevirt, path } from '../../simulator/testing/sim.js';
 import { diff, snapshot } from '../support/snapshot.js';
 
 const SECTION = '## Operating migrations with the Temporal CLI';

@@ -4,7 +4,8 @@
  * that stalled. Screenshots go to artifacts/web-ui/ (git-ignored; CI keeps them), also when a test
  * fails, so a failure shows what the page held.
  *
- * What UI 2.42.1 (embedded in the Temporal CLI v1.5.1) can show, and so what is asserted:
+ * What the Web UI (2.54.1 in ferry's pinned CLI 1.9.1; 2.42.1 in the go-built fallback v1.5.1) can
+ * show, and so what is asserted:
  * - The workflow list has no column for the static summary (its list API returns no user metadata),
  *   so the list is checked for what an operator can get there: ferry's search attributes as columns
  *   (FerryPhase, FerryStalled, FerryVm, configured the way the UI's column picker stores them) and
@@ -21,13 +22,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
-import { REPO_ROOT } from '../../tools/temporal-cli.js';
+import { compareVersions, REPO_ROOT, temporalCliVersion } from '../../tools/temporal-cli.js';
 import { migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type MigrationInput, type MigrationResult, type MigrationStatus } from '../../workflows/contract.js';
 import { commands, staticDetails, staticSummary } from '../../workflows/details.js';
 import { cancelUpdate, statusQuery } from '../../workflows/messages.js';
 import { FerryPhase } from '../../workflows/search-attributes.js';
 import { input, startStack, waitForPhase, type Stack } from '../support/e2e.js';
-import { eventually } from '../support/sim.js';
+import { eventually } from '../../simulator/testing/sim.js';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts', 'web-ui');
 /** Generous: the UI's first page load compiles and fetches a lot on a busy CI machine. */
@@ -67,6 +68,21 @@ async function startLikeFerryCli(stack: Stack, i: MigrationInput): Promise<Workf
   });
 }
 
+/**
+ * How the workflow list writes a workflow status and a Bool search attribute, by Web UI version:
+ * UI 2.42.1 as text ("Completed", "false"), UI 2.54.1 as badges in capitals ("COMPLETED", "FALSE").
+ * Keyword values (FerryVm, FerryPhase) are shown as stored by both. Versions between the two were
+ * not tried; they are taken to render as 2.42.1 does, and a failure here says which UI ran.
+ */
+function listBadge(ui: string): (text: string) => string {
+  return compareVersions(ui, '2.54.0') >= 0 ? (text) => text.toUpperCase() : (text) => text;
+}
+
+/** `text` as a whole word, case and all. */
+function word(text: string): RegExp {
+  return new RegExp(`\\b${text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\b`);
+}
+
 /** Markdown renders straight quotes as typographic ones; compare text modulo that and whitespace. */
 function normalize(text: string): string {
   return text
@@ -103,11 +119,16 @@ describe('Temporal Web UI in headless Chromium', { skip }, () => {
   let succeeded: WorkflowHandle;
   let stalled: WorkflowHandle | undefined;
   let stall: MigrationStatus;
+  /** The Web UI version of the CLI that runs the dev server. */
+  let uiVersion: string;
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     stack = await startStack({ ui: true });
     assert.ok(stack.server.uiUrl, 'the dev server was started without its Web UI');
+    const version = temporalCliVersion(stack.server.cli);
+    assert.ok(version, `${stack.server.cli} --version reports no Web UI version`);
+    uiVersion = version.ui;
     // CI runs as root, where Chromium's sandbox cannot start.
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, chromiumSandbox: false, args: ['--no-sandbox'] });
     const context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, timezoneId: 'UTC' });
@@ -161,14 +182,18 @@ describe('Temporal Web UI in headless Chromium', { skip }, () => {
       await row(stalled!.workflowId).waitFor({ timeout: UI_TIMEOUT });
       const ok = normalize(await row(succeeded.workflowId).innerText());
       const stuck = normalize(await row(stalled!.workflowId).innerText());
-      assert.match(ok, /\bCompleted\b/, ok);
-      assert.match(ok, /\bdemo\/web-01\b/, ok);
-      assert.match(ok, /\bSucceeded\b/, ok);
-      assert.match(ok, /\bfalse\b/, ok);
-      assert.match(stuck, /\bRunning\b/, stuck);
-      assert.match(stuck, /\bdemo\/db-01\b/, stuck);
-      assert.match(stuck, /\bStalled\b/, stuck);
-      assert.match(stuck, /\btrue\b/, stuck);
+      const badge = listBadge(uiVersion);
+      const says = (text: string, expected: string): void => assert.match(text, word(expected), `Web UI ${uiVersion} row: ${text}`);
+      says(ok, badge('Completed'));
+      says(ok, 'demo/web-01');
+      says(ok, 'Succeeded');
+      says(ok, badge('false'));
+      says(stuck, badge('Running'));
+      says(stuck, 'demo/db-01');
+      says(stuck, 'Stalled');
+      says(stuck, badge('true'));
+      assert.doesNotMatch(ok, word(badge('true')), ok);
+      assert.doesNotMatch(stuck, word(badge('false')), stuck);
     });
 
     await page.goto(`${ui}/namespaces/default/workflows?query=${encodeURIComponent('FerryStalled = true')}`);

@@ -11,7 +11,7 @@ import { kubeConfigFor, type ClusterEndpoint } from '../../simulator/kubeconfig.
 import type { Simulator } from '../../simulator/sim.js';
 import { startStackWith, type StackBase, type StackOptions } from './e2e.js';
 import type { Snapshot } from './snapshot.js';
-import { FAST_TIMING, rawRequestTo, startSim, type Clients, type RawResponse } from './sim.js';
+import { FAST_TIMING, rawRequestTo, startSim, type Clients, type RawResponse } from '../../simulator/testing/sim.js';
 
 export type BedKind = 'sim' | 'kube';
 export type ClusterName = 'source' | 'destination';

@@ -16,7 +16,7 @@ import { errorMessage } from '../../workflows/errors.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { KubeconfigRegistry } from '../../workers/clusters.js';
 import { createFerryWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
-import { startSim } from './sim.js';
+import { startSim } from '../../simulator/testing/sim.js';
 
 let runtimeInstalled = false;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -46,6 +46,8 @@ export interface StackOptions {
   inProcessWorker?: boolean;
   /** Start the dev server's Web UI on a free port (`stack.server.uiUrl`); default headless. */
   ui?: boolean;
+  /** Register ferry's search attributes on the dev server (default true); false: a bare namespace. */
+  searchAttributes?: boolean;
 }
 
 /**
@@ -62,7 +64,10 @@ export async function startStackWith<B>(
     runtimeInstalled = true;
   }
   // Whatever started is stopped when the other fails: a bed left running keeps the test process alive.
-  const [serverStarted, clustersStarted] = await Promise.allSettled([startDevServer(opts.ui ? {} : { uiPort: false }), startClusters()]);
+  const [serverStarted, clustersStarted] = await Promise.allSettled([
+    startDevServer({ ...(opts.ui ? {} : { uiPort: false }), ...(opts.searchAttributes === false ? { searchAttributes: false } : {}) }),
+    startClusters(),
+  ]);
   if (serverStarted.status === 'rejected' || clustersStarted.status === 'rejected') {
     if (serverStarted.status === 'fulfilled') await serverStarted.value.stop();
     if (clustersStarted.status === 'fulfilled') await bedOf(clustersStarted.value).stop();
@@ -115,10 +120,10 @@ export async function startStack(opts: StackOptions & { sim?: SimulatorOptions }
 }
 
 /** ferry's worker as a separate process (`npm run worker`), for tests that kill it. */
-export function spawnWorker(stack: StackBase): ChildProcess {
+export function spawnWorker(stack: StackBase, env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers', 'main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default', FERRY_KUBECONFIG: stack.kubeconfigFile },
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.server.address, TEMPORAL_NAMESPACE: 'default', FERRY_KUBECONFIG: stack.kubeconfigFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { Simulator } from '../../simulator/sim.js';
-import { blockedMessage, createSourceVMIM, createTargetVMIM, prepareReceiver, syncCAs, vmimPhase } from '../support/hand-migration.js';
-import { clients, eventually, kubevirt, path, startSim } from '../support/sim.js';
+import type { Simulator } from '../sim.js';
+import { blockedMessage, createSourceVMIM, createTargetVMIM, prepareReceiver, syncCAs, vmimPhase } from '../testing/hand-migration.js';
+import { clients, eventually, kubevirt, path, startSim } from '../testing/sim.js';
 
 let sim: Simulator | undefined;
 afterEach(async () => {

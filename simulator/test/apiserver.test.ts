@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { kubeConfigFor } from '../../simulator/kubeconfig.js';
-import type { Simulator } from '../../simulator/sim.js';
-import { apiError, clients, type Clients, eventually, kubevirt, path, rawRequest, startSim } from '../support/sim.js';
+import { kubeConfigFor } from '../kubeconfig.js';
+import type { Simulator } from '../sim.js';
+import { apiError, clients, type Clients, eventually, kubevirt, path, rawRequest, startSim } from '../testing/sim.js';
 
 const NS = 'apitest';
 const WATCH_NS = 'apitest-watch';

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { KubeClient } from '../../simulator/controllers/kube.js';
-import { Informer } from '../../simulator/controllers/runtime.js';
-import type { Simulator } from '../../simulator/sim.js';
-import { apiError, clients, type Clients, eventually, kubevirt, path, rawRequest, startSim } from '../support/sim.js';
+import { KubeClient } from '../controllers/kube.js';
+import { Informer } from '../controllers/runtime.js';
+import type { Simulator } from '../sim.js';
+import { apiError, clients, type Clients, eventually, kubevirt, path, rawRequest, startSim } from '../testing/sim.js';
 
 const NS = 'fidelity';
 const KV = { group: 'kubevirt.io', version: 'v1' } as const;

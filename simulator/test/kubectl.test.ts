@@ -11,9 +11,9 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Simulator } from '../../simulator/sim.js';
-import { createSourceVMIM, createTargetVMIM, prepareReceiver, syncCAs, vmimPhase } from '../support/hand-migration.js';
-import { apiError, clients, eventually, kubevirt, path, startSim } from '../support/sim.js';
+import type { Simulator } from '../sim.js';
+import { createSourceVMIM, createTargetVMIM, prepareReceiver, syncCAs, vmimPhase } from '../testing/hand-migration.js';
+import { apiError, clients, eventually, kubevirt, path, startSim } from '../testing/sim.js';
 
 type Context = 'source' | 'destination';
 

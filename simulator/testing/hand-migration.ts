@@ -2,7 +2,7 @@
  * A decentralized live migration done by hand through the Kubernetes API, the way the KubeVirt user
  * guide describes it: what ferry automates, used here to test the simulator on its own.
  */
-import type { Simulator } from '../../simulator/sim.js';
+import type { Simulator } from '../sim.js';
 import { clients, eventually, kubevirt, path, type Clients } from './sim.js';
 
 const bundle = async (c: Clients) => (await c.core.readNamespacedConfigMap({ namespace: 'kubevirt', name: 'kubevirt-ca' })).data?.['ca-bundle'] ?? '';

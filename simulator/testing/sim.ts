@@ -5,10 +5,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
-import type { SimCluster } from '../../simulator/cluster.js';
-import { readJson } from '../../simulator/kube-bed/admin-api.js';
-import type { ClusterEndpoint } from '../../simulator/kubeconfig.js';
-import { Simulator, type SimulatorOptions } from '../../simulator/sim.js';
+import type { SimCluster } from '../cluster.js';
+import { readJson } from '../kube-bed/admin-api.js';
+import type { ClusterEndpoint } from '../kubeconfig.js';
+import { Simulator, type SimulatorOptions } from '../sim.js';
 
 /** The simulated KubeVirt components' timing in tests (both beds): fast steps, short backoffs. */
 export const FAST_TIMING = { vmiStepMs: 10, migrationStepMs: 10, importMs: 50, progressIntervalMs: 200, syncDialTimeoutMs: 1500, syncMaxBackoffMs: 500 };
@@ -69,8 +69,8 @@ export function kubevirt(c: Clients) {
   };
 }
 
-/** A dotted field of a JSON object (the same reader the activities use). */
-export { field as path } from '../../activities/kube/kinds.js';
+/** A dotted field of a JSON object. */
+export { getPath as path } from '../paths.js';
 
 export interface RawResponse {
   status: number;

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { Simulator } from '../../simulator/sim.js';
+import type { Simulator } from '../sim.js';
 import { REPO_ROOT } from '../../tools/temporal-cli.js';
-import { clients, startSim } from '../support/sim.js';
+import { clients, startSim } from '../testing/sim.js';
 
 const run = promisify(execFile);
 let sim: Simulator;

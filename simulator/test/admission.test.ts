@@ -1,9 +1,9 @@
 /** KubeVirt's admission rules for decentralized migration, as enforced by the simulated API server. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Simulator } from '../../simulator/sim.js';
-import { createTargetVMIM, prepareReceiver } from '../support/hand-migration.js';
-import { clients, eventually, kubevirt, path, startSim } from '../support/sim.js';
+import type { Simulator } from '../sim.js';
+import { createTargetVMIM, prepareReceiver } from '../testing/hand-migration.js';
+import { clients, eventually, kubevirt, path, startSim } from '../testing/sim.js';
 
 let sim: Simulator;
 before(async () => {

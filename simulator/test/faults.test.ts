@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import type { FaultInput } from '../../simulator/apiserver/faults.js';
-import type { Simulator } from '../../simulator/sim.js';
-import { apiError, clients, type Clients, eventually, kubevirt, path, rawRequest, simControl, startSim } from '../support/sim.js';
+import type { FaultInput } from '../apiserver/faults.js';
+import type { Simulator } from '../sim.js';
+import { apiError, clients, type Clients, eventually, kubevirt, path, rawRequest, simControl, startSim } from '../testing/sim.js';
 
 interface FaultsAnswer {
   config: { errors: unknown[]; latencyMs: { min: number; max: number }; watchDropRatePerSecond: number };
