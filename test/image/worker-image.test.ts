@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { ensureTemporalCli } from '../../tools/temporal-cli.js';
+import { ensureTemporalCli, freePort } from '../../tools/temporal-cli.js';
 import { buildWorkerImage, describeImage, type BuiltImage } from '../../tools/image/build.js';
 import { startWorkerContainer, type WorkerContainer } from '../../tools/image/run.js';
 import { FERRY_UID } from '../../tools/image/base.js';
@@ -65,9 +65,24 @@ describe('the worker image', { skip }, () => {
     const cli = await ensureTemporalCli();
     const name = `ferry-image-test-${process.pid}`;
     startedMs = Date.now();
-    worker = startWorkerContainer({ image: image.ref, name, temporalAddress: stack.server.address, kubeconfigFile: stack.kubeconfigFile });
-    await worker.waitForLine(/^ferry worker: Temporal .* task queue ferry; clusters: source, destination$/, 60_000);
+    const healthPort = await freePort();
+    worker = startWorkerContainer({
+      image: image.ref,
+      name,
+      temporalAddress: stack.server.address,
+      kubeconfigFile: stack.kubeconfigFile,
+      env: { FERRY_HEALTH_PORT: String(healthPort), FERRY_HEALTH_HOST: '127.0.0.1' },
+    });
+    await worker.waitForLine(/^ferry worker: Temporal .* task queue ferry; clusters: source .*destination/, 60_000);
     readyMs = Date.now() - startedMs;
+    await worker.waitForLine(/^ferry worker: health on /, 10_000);
+    let ready = 0;
+    while (ready !== 200 && Date.now() - startedMs < 60_000) {
+      ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.status);
+      if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ready, 200, `/readyz never answered 200; container output:\n${worker.output()}`);
+    const readyzMs = Date.now() - startedMs;
     // The SDK's default identity is <pid>@<hostname>; the hostname is the container's name.
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -76,7 +91,7 @@ describe('the worker image', { skip }, () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.ok(identity, `no poller with identity *@${name} on task queue ferry; container output:\n${worker.output()}`);
-    log(`worker container: ready (connected, worker created) ${readyMs} ms after podman run, polling as ${identity} after ${Date.now() - startedMs} ms`);
+    log(`worker container: worker created ${readyMs} ms after podman run, /readyz 200 after ${readyzMs} ms, listed as poller ${identity} after ${Date.now() - startedMs} ms`);
 
     assert.equal((await worker.exec(['node', '-p', 'process.getuid() + ":" + process.getgid()'])).trim(), `${FERRY_UID}:${FERRY_UID}`);
     await assert.rejects(worker.exec(['node', '-e', 'require("fs").writeFileSync("/app/dist/written", "")']), /EROFS/);
@@ -85,6 +100,21 @@ describe('the worker image', { skip }, () => {
       (await worker.exec(['node', '-e', 'require("fs").writeFileSync("/tmp/scratch", "ok"); console.log(require("fs").readFileSync("/tmp/scratch", "utf8"))'])).trim(),
       'ok',
     );
+  });
+
+  it('holds production dependencies only: no dev tools, no simulator, one core-bridge platform, the prebuilt bundle', async () => {
+    const probe = ['typescript', 'tsx', 'eslint', 'prettier', '@temporalio/testing', 'ferry-simulator', '@peculiar/x509', '@temporalio/worker', '@kubernetes/client-node'];
+    const script = `const fs = require("fs"); console.log(JSON.stringify({
+      present: ${JSON.stringify(probe)}.filter((p) => fs.existsSync("/app/node_modules/" + p)),
+      releases: fs.readdirSync("/app/node_modules/@temporalio/core-bridge/releases"),
+      bundle: fs.existsSync("/app/dist/workflow-bundle.js"),
+    }))`;
+    const found = JSON.parse(await worker.exec(['node', '-e', script])) as { present: string[]; releases: string[]; bundle: boolean };
+    assert.deepEqual(found, {
+      present: ['@temporalio/worker', '@kubernetes/client-node'],
+      releases: [`${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-unknown-linux-gnu`],
+      bundle: true,
+    });
   });
 
   it('runs a migration the ferry CLI starts: every task in its history is taken by the container', async () => {
@@ -117,6 +147,9 @@ describe('the worker image', { skip }, () => {
   it('shuts down gracefully on SIGTERM', async () => {
     const status = await worker.stop();
     assert.match(worker.output(), /^ferry worker stopped$/m);
+    // The SDK logs at INFO; had the worker bundled the workflow code itself (webpack), it would say so.
+    assert.match(worker.output(), /Worker state changed/);
+    assert.doesNotMatch(worker.output(), /Workflow bundle created/);
     assert.equal(status.code, 0, worker.output());
   });
 });
