@@ -1,6 +1,6 @@
 /**
  * Running the worker image with podman as a hardened pod would run it: read-only root file system,
- * /tmp a tmpfs, the non-root user, no added capabilities, the kubeconfig mounted read-only; the host's
+ * /tmp a tmpfs (optional), the non-root user, no added capabilities, the kubeconfig mounted read-only; the host's
  * network, so the container reaches a Temporal server and clusters listening on the host's loopback.
  *
  * Two adjustments for the VMs ferry is built on, neither of which changes what the image does:
@@ -35,6 +35,8 @@ export interface WorkerContainerOptions {
   /** A kubeconfig on the host; a copy owned by the container's user is mounted read-only. */
   kubeconfigFile: string;
   env?: Record<string, string>;
+  /** Mount a tmpfs at /tmp (what deploy/ gives the pod); without it nothing at all is writable. */
+  tmp?: boolean;
 }
 
 export interface WorkerContainer {
@@ -65,8 +67,7 @@ export function podmanRunArgs(o: WorkerContainerOptions, kubeconfigDir: string):
     'host',
     '--read-only',
     '--read-only-tmpfs=false',
-    '--tmpfs',
-    '/tmp:rw,nosuid,nodev,mode=1777,size=64m',
+    ...(o.tmp === false ? [] : ['--tmpfs', '/tmp:rw,nosuid,nodev,mode=1777,size=64m']),
     '--cap-drop',
     'all',
     '--security-opt',
