@@ -5,11 +5,11 @@
  * rootless storage); CI runs as root.
  *
  * The storage driver is `overlay` (a layer is a directory, not a copy: the build stage's 430 MB of
- * node_modules would be copied per step with `vfs`); FERRY_IMAGE_STORAGE_DRIVER=vfs is the fallback
- * for kernels or file systems without overlayfs.
+ * node_modules would be copied per step with `vfs`); `vfs` when the store is on overlayfs itself, or
+ * FERRY_IMAGE_STORAGE_DRIVER=vfs for kernels without overlayfs.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, realpathSync } from 'node:fs';
+import { mkdirSync, realpathSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findOnPath, forEachLine, LineTail } from '../processes.js';
@@ -31,8 +31,11 @@ function containersDir(): string {
 /** The worker image `npm run image:build` makes. */
 export const WORKER_IMAGE = 'localhost/ferry-worker:dev';
 
-function storageDriver(): string {
-  const driver = process.env.FERRY_IMAGE_STORAGE_DRIVER ?? 'overlay';
+const OVERLAYFS_MAGIC = 0x794c7630;
+
+/** overlay, unless asked otherwise or the store itself sits on overlayfs (a clone inside a container), which overlay cannot stack on. */
+function storageDriver(dir: string): string {
+  const driver = process.env.FERRY_IMAGE_STORAGE_DRIVER ?? (statfsSync(dir).type === OVERLAYFS_MAGIC ? 'vfs' : 'overlay');
   if (driver !== 'overlay' && driver !== 'vfs') throw new Error(`FERRY_IMAGE_STORAGE_DRIVER must be "overlay" or "vfs" (got "${driver}")`);
   return driver;
 }
@@ -40,7 +43,7 @@ function storageDriver(): string {
 /** The global flags that point buildah and podman at ferry's store. */
 export function storeFlags(): string[] {
   const dir = containersDir();
-  return ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', storageDriver()];
+  return ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', storageDriver(dir)];
 }
 
 export type Tool = 'buildah' | 'podman';
