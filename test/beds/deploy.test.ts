@@ -29,7 +29,7 @@ import { startHealthServer } from '../../workers/health.js';
 import { createFerryWorker } from '../../workers/worker.js';
 import { bedClients, bedFromEnv, startBedStack, type BedStack, type ClusterName } from '../support/bed.js';
 import { input, startMigration, workflowBundle } from '../support/e2e.js';
-import { eventually, kubevirt, path, rawRequestTo } from '../support/sim.js';
+import { eventually, kubevirt, path, rawRequestTo } from '../../simulator/testing/sim.js';
 
 const kind = bedFromEnv('kube');
 const kubectlBin = process.env.FERRY_KUBECTL ?? 'kubectl';
