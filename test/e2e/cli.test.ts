@@ -109,7 +109,8 @@ describe('ferry CLI', () => {
 
   it('a partition stalls cache-01; list --stalled finds it; retry refused before the stall, accepted while Stalled', async () => {
     await stack.sim.partition(true);
-    const start = await migrate('cache-01', '--option', 'handshakeTimeout=3s');
+    // Long enough that the two CLI runs below come before the stall, even on a loaded machine.
+    const start = await migrate('cache-01', '--option', 'handshakeTimeout=12s');
     assert.equal(start.code, 0, start.stderr);
     // A second migrate of the same VM names the running workflow and how to follow it (exit 1).
     const again = await migrate('cache-01');
