@@ -127,7 +127,9 @@ describe('ferry on the production Temporal (PostgreSQL)', () => {
     assert.ok(retried.length > 0, `no retried activity on the second worker: ${JSON.stringify(starts)}`);
     const completedBy = events.filter((e) => e.workflowTaskCompletedEventAttributes).at(-1)?.workflowTaskCompletedEventAttributes?.identity;
     assert.equal(completedBy, second.identity, 'the second worker completed the workflow');
-    console.log(`(c) worker restart: ${seconds(t0)}; activity tasks by worker ${JSON.stringify(by)}; retried on the new worker: attempt ${retried.map((r) => r.attempt).join(', ')}`);
+    console.log(
+      `(c) worker restart: ${seconds(t0)}; activity tasks by worker ${JSON.stringify(by)}; retried on the new worker: attempt ${retried.map((r) => r.attempt).join(', ')}`,
+    );
   });
 
   it('(d) two workers on one task queue share a 6-VM plan', async () => {

@@ -113,4 +113,3 @@ function copyTree(from: string, to: string): void {
     else if (!name.endsWith('.go')) writeFileSync(join(to, name), readFileSync(src));
   }
 }
-

@@ -196,11 +196,7 @@ export function clientEnvFor(address: string, namespace: string, tls?: ClientTls
 }
 
 function cliFlagsFor(address: string, tls?: ClientTls): string[] {
-  return [
-    '--address',
-    address,
-    ...(tls ? ['--tls-ca-path', tls.caFile, '--tls-cert-path', tls.certFile, '--tls-key-path', tls.keyFile, '--tls-server-name', tls.serverName] : []),
-  ];
+  return ['--address', address, ...(tls ? ['--tls-ca-path', tls.caFile, '--tls-cert-path', tls.certFile, '--tls-key-path', tls.keyFile, '--tls-server-name', tls.serverName] : [])];
 }
 
 /** The CLI's environment: no TEMPORAL_* of the caller's, so only our flags decide where it connects. */
