@@ -5,8 +5,10 @@
  * one task queue sharing a plan. Each outcome is read from the clusters and from Temporal's history.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import { parse } from 'yaml';
 import { fleetVmName } from '../../simulator/fleet.js';
 import { migrationWorkflowId, type MigrationResult, TASK_QUEUE } from '../../workflows/contract.js';
 import { retryUpdate, statusQuery } from '../../workflows/messages.js';
@@ -58,6 +60,8 @@ describe('ferry on the production Temporal (PostgreSQL)', () => {
     const t0 = Date.now();
     const worker = startWorker(stack);
     await worker.ready;
+    const workerReady = seconds(t0);
+    const tMigration = Date.now();
     const i = input('web-01');
     const handle = await startMigration(stack, i);
     const result = (await handle.result()) as MigrationResult;
@@ -72,7 +76,7 @@ describe('ferry on the production Temporal (PostgreSQL)', () => {
     const starts = activityStarts((await handle.fetchHistory()).events ?? []);
     assert.ok(starts.length > 0);
     assert.deepEqual(Object.keys(countBy(starts, (s) => s.identity)), [worker.identity]);
-    console.log(`(a) one VM: ${seconds(t0)} (worker start included), ${starts.length} activity tasks`);
+    console.log(`(a) one VM: migration ${seconds(tMigration)} (worker ready in ${workerReady}), ${starts.length} activity tasks`);
   });
 
   it('(b) stalls on a partition (FerryStalled = true lists it); heal + retry succeeds', async () => {
@@ -171,5 +175,27 @@ describe('ferry on the production Temporal (PostgreSQL)', () => {
     for (const w of workers) assert.ok((by[w.identity] ?? 0) > 0, `worker ${w.identity} started no activity: ${JSON.stringify(by)}`);
     assert.deepEqual(Object.keys(by).sort(), workers.map((w) => w.identity).sort(), 'only these two workers ran activities');
     console.log(`(d) two workers, ${count}-VM plan: ${seconds(t0)}; activity tasks by worker ${JSON.stringify(by)} (of ${starts.length})`);
+  });
+
+  it("(e) docker-compose.temporal.yml's dynamic config is in force: a workflow ID over limit.maxIDLength (255) is refused", async () => {
+    const long = `migration/source/demo/${'x'.repeat(240)}`;
+    const refused = await stack.client.workflow.start('migrateVm', { taskQueue: TASK_QUEUE, workflowId: long, args: [input('web-01')] }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(refused, 'a 262-character workflow ID was accepted');
+    assert.match(`${refused.message}: ${String((refused.cause as Error | undefined)?.message)}`, /WorkflowId.*(length|long)|length limit/i);
+    assert.deepEqual(await listed(`WorkflowId = '${long}'`), []);
+    console.log(`(e) a ${long.length}-character workflow ID: ${String((refused.cause as Error | undefined)?.message)}`);
+  });
+
+  it('the database password is only in the 0600 server config, never in the logs', async () => {
+    const config = parse(readFileSync(stack.temporal.configFile, 'utf8')) as { persistence: { datastores: Record<string, { sql: { password: string } }> } };
+    const password = Object.values(config.persistence.datastores)[0]!.sql.password;
+    assert.ok(password.length >= 20);
+    assert.equal(statSync(stack.temporal.configFile).mode & 0o777, 0o600);
+    for (const file of [stack.temporal.serverLog, stack.temporal.postgres.logFile]) {
+      assert.ok(!readFileSync(file, 'utf8').includes(password), `${file} holds the password`);
+    }
   });
 });

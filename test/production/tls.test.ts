@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSecureServer, type IncomingHttpHeaders } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -149,5 +151,41 @@ describe('Temporal connection options against a frontend with mTLS', () => {
     const cli = await temporalCli(['workflow', 'list', '--address', address, '--tls'], {});
     assert.notEqual(cli.code, 0);
     assert.match(cli.stderr, /certificate/i);
+  });
+
+  it('TEMPORAL_API_KEY goes out as a bearer token over TLS (as Temporal Cloud takes it) from ferry and its worker, and is never printed', async () => {
+    // A stand-in frontend that records what arrives and refuses it, as Cloud refuses a bad key.
+    const seen: IncomingHttpHeaders[] = [];
+    const fake = createSecureServer({ cert: readFileSync(files.serverCertFile), key: readFileSync(files.serverKeyFile), allowHTTP1: false }, (req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'API key rejected' });
+      res.end();
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    try {
+      const key = 'ferry-test-api-key-7d1e0c';
+      const env = {
+        ...NO_TEMPORAL_ENV,
+        TEMPORAL_ADDRESS: `127.0.0.1:${(fake.address() as AddressInfo).port}`,
+        TEMPORAL_API_KEY: key,
+        // Cloud's certificate chains to a public CA; this stand-in's to the test CA.
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: files.caFile,
+        TEMPORAL_TLS_SERVER_NAME: files.serverName,
+      };
+      const r = await runFerry(stack, ['list'], env);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /cannot connect to Temporal at .* with TLS \(server CA from config, server name localhost\), API key: /);
+      assert.ok(!(r.stdout + r.stderr).includes(key), 'ferry printed the API key');
+      const fromFerry = seen.length;
+      assert.ok(fromFerry > 0, 'ferry sent nothing');
+      const worker = startWorker(stack, env);
+      await assert.rejects(worker.ready);
+      assert.ok(!worker.output().includes(key), 'the worker printed the API key');
+      assert.ok(seen.length > fromFerry, 'the worker sent nothing');
+      for (const h of seen) assert.equal(h.authorization, `Bearer ${key}`, `${String(h[':path'])} from ${String(h['user-agent'])}`);
+      console.log(`API key: ${fromFerry} requests from ferry, ${seen.length - fromFerry} from the worker, each with authorization: Bearer <key>`);
+    } finally {
+      await new Promise((r) => fake.close(r));
+    }
   });
 });
