@@ -5,7 +5,7 @@
  * stack (test/support/e2e.ts), so its helpers (input, startMigration, waitForPhase) apply.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type ConnectionOptions, type WorkflowHandle } from '@temporalio/client';
@@ -67,6 +67,7 @@ export async function startProductionStack(opts: Omit<ProductionTemporalOptions,
       await Promise.all([...workers].map((w) => w.kill('SIGKILL')));
       await connection.close();
       await Promise.all([t.stop(), sim.stop()]);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   return stack;

@@ -4,7 +4,7 @@
  * file's dynamic config, namespace and retention, ferry's search attributes. Prints how to connect;
  * Ctrl-C stops everything it started.
  */
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,6 +51,10 @@ async function main(): Promise<void> {
     ...(f.port !== undefined ? { port: f.port } : (await preferredPort(7233)) === 7233 ? { port: 7233 } : {}),
     ...(tls ? { tls } : {}),
     log,
+  }).catch((e: unknown) => {
+    // Refused before the server took the folder over (e.g. a bad --port): remove it here.
+    if (f.dir === undefined) rmSync(dir, { recursive: true, force: true });
+    throw e;
   });
   const profileFile = join(dir, 'temporal.toml');
   writeFileSync(profileFile, profileToml('production', server.address, server.namespace, server.tls));

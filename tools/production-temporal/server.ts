@@ -82,6 +82,9 @@ export interface ProductionTemporal {
 export async function startProductionTemporal(opts: ProductionTemporalOptions = {}): Promise<ProductionTemporal> {
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
+  if (opts.port !== undefined && opts.port > SQL_PORT_LIMIT) {
+    throw new Error(`the frontend port must be at most ${SQL_PORT_LIMIT} (got ${opts.port}): Temporal's PostgreSQL schema stores member ports as SMALLINT`);
+  }
   const compose = readComposeTemporal();
   const [binaries, cli] = await Promise.all([ensureServerBinaries({ log, version: compose.serverVersion }), opts.cli ?? ensureTemporalCli({ log })]);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ferry-production-temporal-'));
@@ -229,9 +232,6 @@ async function freeLowPort(taken: Set<number>): Promise<number> {
 }
 
 async function serverPorts(frontend?: number): Promise<ServerPorts> {
-  if (frontend !== undefined && frontend > SQL_PORT_LIMIT) {
-    throw new Error(`the frontend port must be at most ${SQL_PORT_LIMIT} (got ${frontend}): Temporal's PostgreSQL schema stores member ports as SMALLINT`);
-  }
   const taken = new Set<number>(frontend === undefined ? [] : [frontend]);
   const next = () => freeLowPort(taken);
   return {
