@@ -1,6 +1,6 @@
 /**
  * How ferry describes its Temporal connection and explains a failed one (workers/temporal-connection.ts).
- * The TLS diagnoses run against a real mTLS frontend in test/production/tls.test.ts.
+ * The TLS diagnoses run against a real mTLS frontend in test/production/tls.prod.ts.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
