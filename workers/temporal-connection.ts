@@ -32,6 +32,8 @@ export function describeTls(s: TemporalConnectionSettings): string {
 const CA_HINT = 'set TEMPORAL_TLS_SERVER_CA_CERT_PATH (profile: tls.server_ca_cert_path) to the CA that signed the server certificate';
 const CERT_HINT = 'set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (profile: tls.client_cert_path, tls.client_key_path)';
 
+const TLS_OK = 'the TLS handshake succeeds with these settings';
+
 type Probe = { kind: 'tls-error'; code: string; message: string } | { kind: 'tls-ok' };
 
 /** One handshake as the SDK would make it (ALPN h2, same CA, certificate and server name), then a moment for an alert. */
@@ -97,7 +99,7 @@ export async function diagnoseConnection(s: TemporalConnectionSettings): Promise
     return 'the server did not answer as Temporal does (not TLS either)';
   }
   const p = await probe(host, port, tls, true);
-  if (p.kind === 'tls-ok') return 'the TLS handshake succeeds with these settings; the failure is past TLS';
+  if (p.kind === 'tls-ok') return TLS_OK;
   const c = `${p.code} ${p.message}`;
   if (/ERR_TLS_CERT_ALTNAME_INVALID/.test(c))
     return `the server certificate is not for "${tls.serverNameOverride ?? host}" (${p.message}): set TEMPORAL_TLS_SERVER_NAME (profile: tls.server_name) to a name it holds`;
@@ -113,9 +115,22 @@ export async function diagnoseConnection(s: TemporalConnectionSettings): Promise
   return `TLS failed: ${p.message}`;
 }
 
+/** An error's message with its causes' ("Failed to connect to Temporal server: 16 UNAUTHENTICATED: ..."). */
+function messageChain(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = e; c !== undefined && c !== null && parts.length < 5; c = c instanceof Error ? c.cause : undefined) {
+    const m = c instanceof Error ? c.message : String(c);
+    if (!parts.some((p) => p.includes(m))) parts.push(m);
+  }
+  return parts.join(': ');
+}
+
 /** The error to show for a failed connect: where, how, why, and the fix. */
 export async function connectionError(s: TemporalConnectionSettings, cause: unknown): Promise<Error> {
   const why = await diagnoseConnection(s).catch(() => undefined);
-  const original = cause instanceof Error ? cause.message : String(cause);
-  return new Error(`cannot connect to Temporal at ${s.address ?? 'localhost:7233'} with ${describeTls(s)}: ${why ?? original}\n  (the SDK said: ${original})`, { cause });
+  const original = messageChain(cause);
+  const where = `cannot connect to Temporal at ${s.address ?? 'localhost:7233'} with ${describeTls(s)}`;
+  // Past TLS, the SDK's own words are the diagnosis (an API key refused, a namespace missing, ...).
+  if (why === undefined || why === TLS_OK) return new Error(`${where}: ${original}`, { cause });
+  return new Error(`${where}: ${why}\n  (the SDK said: ${original})`, { cause });
 }
