@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { KubeconfigRegistry } from '../workers/clusters.js';
+import { connectionError } from '../workers/temporal-connection.js';
 import { FerryPhase } from '../workflows/search-attributes.js';
 import { EXIT, ExitError, UsageError } from './cli.js';
 
@@ -24,11 +25,15 @@ export interface Connected {
 export async function connect(flags: ConnectionFlags): Promise<Connected> {
   const { connectionOptions, namespace: configured } = loadClientConnectConfig();
   const namespace = flags.namespace ?? configured ?? 'default';
-  const connection = await Connection.connect({
+  const settings = {
     address: flags.address ?? connectionOptions.address ?? 'localhost:7233',
     tls: connectionOptions.tls,
     apiKey: connectionOptions.apiKey,
     metadata: connectionOptions.metadata,
+  };
+  // The SDK's "Failed to connect before the deadline" names no cause: say which setting to fix.
+  const connection = await Connection.connect(settings).catch(async (e: unknown) => {
+    throw new ExitError(`ferry: ${(await connectionError(settings, e)).message}`, EXIT.failed);
   });
   return { client: new Client({ connection, namespace }), namespace, close: () => connection.close() };
 }

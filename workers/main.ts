@@ -6,18 +6,23 @@ import { NativeConnection } from '@temporalio/worker';
 import { KubeconfigRegistry } from './clusters.js';
 import { healthFromEnvironment } from './health.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
+import { connectionError, describeTls } from './temporal-connection.js';
 import { createFerryWorker } from './worker.js';
 
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const clusters = KubeconfigRegistry.fromEnvironment();
-const connection = await NativeConnection.connect(connectionOptions);
+const connection = await NativeConnection.connect(connectionOptions).catch(async (e: unknown) => {
+  throw await connectionError(connectionOptions, e);
+});
 const client = await Connection.connect(connectionOptions as Parameters<typeof Connection.connect>[0]);
 // Without ferry's search attributes every workflow task fails in a loop: register them, or stop here with the fix.
 if (!(await searchAttributesReady({ connection: client, namespace, address: connectionOptions.address }))) process.exit(EXIT_NOT_READY);
 const cached = process.env.FERRY_MAX_CACHED_WORKFLOWS;
 if (cached !== undefined && !/^\d+$/.test(cached)) throw new Error(`FERRY_MAX_CACHED_WORKFLOWS must be a whole number (got "${cached}")`);
 const worker = await createFerryWorker({ connection, client, namespace, clusters, ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}) });
-console.log(`ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} namespace ${namespace}, task queue ferry; clusters: ${clusters.describe()}`);
+console.log(
+  `ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} (${describeTls(connectionOptions)}) namespace ${namespace}, task queue ferry; clusters: ${clusters.describe()}`,
+);
 const health = await healthFromEnvironment(() => worker.getStatus());
 if (health) console.log(`ferry worker: health on ${health.url}/readyz and /livez`);
 // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities get the grace time.
