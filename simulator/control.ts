@@ -1,6 +1,6 @@
 /**
  * `npm run sim:control -- [--kubeconfig FILE] [--context source|destination] COMMAND` (also
- * `ferry sim COMMAND`): change a running simulator's or real bed's faults from a terminal. It talks to
+ * `ferry-sim COMMAND`): change a running simulator's or real bed's faults from a terminal. It talks to
  * the cluster's `/sim/v1/...` endpoints (on the real bed: its fault proxy's) with the kubeconfig's
  * server, CA and token, as any client would. The functions are exported for the ferry CLI; run
  * directly, this file is the npm script.

@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- [--bed sim|kube] --kubeconfig FILE` (also `ferry sim`): run both clusters in the
+ * `npm run sim -- [--bed sim|kube] --kubeconfig FILE` (also `ferry-sim`): run both clusters in the
  * foreground, simulated (`--bed sim`, the default) or as real kube-apiservers (`--bed kube`,
  * simulator/kube-bed/). The kubeconfig is written once both API servers answer. The functions are
  * exported for the ferry CLI; run directly, this file is the npm script.

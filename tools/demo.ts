@@ -172,7 +172,7 @@ async function main(): Promise<number> {
       await sleep(200);
     }
     say(`the Web UI shows the diagnosis and the commands: ${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(db.workflowId)}`);
-    say(`an operator would now run:  npx ferry retry ${db.workflowId}   (or: temporal workflow update execute -w ${db.workflowId} --name retry)`);
+    say(`an operator would now run:  npm run -s ferry -- retry ${db.workflowId}   (or: temporal workflow update execute -w ${db.workflowId} --name retry)`);
     await sleep(2000);
     await sim.partition(false);
     say('partition OFF: healed; retrying db-01');
@@ -194,9 +194,9 @@ async function main(): Promise<number> {
     console.log(`
 ${bold('Explore')}
   Web UI:          ${server.uiUrl}/namespaces/default/workflows
-  ferry CLI:       ${env} npx ferry list
-                   ${env} npx ferry status migration/source/demo/db-01
-                   ${env} npx ferry validate demo/batch-01 --from source --to destination
+  ferry CLI:       ${env} npm run -s ferry -- list
+                   ${env} npm run -s ferry -- status migration/source/demo/db-01
+                   ${env} npm run -s ferry -- validate demo/batch-01 --from source --to destination
   Temporal CLI:    ${cli} workflow list --address ${server.address} --query "WorkflowType = 'migrateVm'"
                    ${cli} workflow describe --address ${server.address} -w migration/source/demo/db-01
   kubectl:         kubectl --kubeconfig ${relative(process.cwd(), kubeconfigFile)} --context destination get vm,vmi -n demo
