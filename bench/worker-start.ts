@@ -1,7 +1,7 @@
 /**
  * Worker start benchmark (`npm run bench:worker-start -- [--runs N]`): how long `ferry-worker` takes
- * from `node` starting to "polling" (its startup line, printed once the Worker exists, so bundling
- * included), and its RSS then, three ways against one Temporal dev server:
+ * from `node` starting to ready to poll (its startup line, printed once the Worker is created, bundling
+ * included, just before it runs), and its RSS then, three ways against one Temporal dev server:
  *
  *   prebuilt      dist/workers/main.js loading dist/workflow-bundle.js (what the package and image run)
  *   bundle        the same dist/ without the prebuilt bundle: webpack bundles the workflows at start
@@ -90,6 +90,7 @@ try {
 } finally {
   await server.stop();
   rmSync(unbundled, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
 }
 console.log(
   `worker start to polling, ${runs} runs each (ms), RSS at start (MiB)\n${'variant'.padEnd(14)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)} ${'RSS'.padStart(8)}\n${rows.join('\n')}`,

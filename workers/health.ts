@@ -2,15 +2,16 @@
  * The worker's health endpoint, for Kubernetes probes: the worker serves no traffic, so "healthy"
  * means what the Temporal SDK reports about it, not that a port answers.
  *
- * - `GET /readyz`: 200 while the worker runs and both its workflow and activity pollers are polling
- *   the task queue; 503 otherwise (starting, draining on SIGTERM, stopped, a poller failed). A rolling
- *   update waits for it, so a new pod takes tasks before the old one stops.
+ * - `GET /readyz`: 200 while the worker runs and the SDK reports both its workflow and activity
+ *   pollers as polling; 503 otherwise (starting, draining on SIGTERM, stopped, a poller failed). The
+ *   SDK reports a poller as polling from the moment the worker runs, before its first poll returns,
+ *   so ready means "running and not failed", not "a poll succeeded". A rolling update waits for it.
  * - `GET /livez`: 200 unless the worker is beyond recovery (failed or stopped, or a poller failed);
  *   a restart is the fix for exactly those. Draining is alive: the grace period must not be cut short.
  *
  * The body is the SDK's status (run state, poller states, in-flight counts): nothing secret.
  * Off unless FERRY_HEALTH_PORT is set (the Deployment sets it); FERRY_HEALTH_HOST defaults to all
- * interfaces, since the kubelet probes the pod's IP.
+ * interfaces of both families, since the kubelet probes the pod's IP.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,7 +33,8 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(status: () => HealthStatus, port: number, host = '0.0.0.0'): Promise<HealthServer> {
+/** `host` unset: Node's unspecified address, `::` (dual stack) where IPv6 exists, else 0.0.0.0 — kubelets probe the pod IP of either family. */
+export async function startHealthServer(status: () => HealthStatus, port: number, host?: string): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://health').pathname;
     const check = path === '/readyz' ? isReady : path === '/livez' ? isAlive : undefined;
@@ -45,11 +47,12 @@ export async function startHealthServer(status: () => HealthStatus, port: number
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    if (host === undefined) server.listen(port, () => resolve());
+    else server.listen(port, host, () => resolve());
   });
   const { port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}`,
+    url: `http://${host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${bound}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -59,5 +62,5 @@ export async function healthFromEnvironment(status: () => HealthStatus, env: Nod
   const raw = env.FERRY_HEALTH_PORT;
   if (raw === undefined || raw === '') return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new Error(`FERRY_HEALTH_PORT must be a TCP port number 0-65535 (got "${raw}"); unset it to serve no health endpoint`);
-  return startHealthServer(status, Number(raw), env.FERRY_HEALTH_HOST || '0.0.0.0');
+  return startHealthServer(status, Number(raw), env.FERRY_HEALTH_HOST || undefined);
 }

@@ -14,7 +14,9 @@ const clusters = KubeconfigRegistry.fromEnvironment();
 const connection = await NativeConnection.connect(connectionOptions).catch(async (e: unknown) => {
   throw await connectionError(connectionOptions, e);
 });
-const client = await Connection.connect(connectionOptions as Parameters<typeof Connection.connect>[0]);
+const client = await Connection.connect(connectionOptions as Parameters<typeof Connection.connect>[0]).catch(async (e: unknown) => {
+  throw await connectionError(connectionOptions, e);
+});
 // Without ferry's search attributes every workflow task fails in a loop: register them, or stop here with the fix.
 if (!(await searchAttributesReady({ connection: client, namespace, address: connectionOptions.address }))) process.exit(EXIT_NOT_READY);
 const cached = process.env.FERRY_MAX_CACHED_WORKFLOWS;

@@ -96,7 +96,9 @@ export async function diagnoseConnection(s: TemporalConnectionSettings): Promise
     if (p.kind === 'tls-ok' || /CERTIFICATE_REQUIRED|alert/i.test(p.kind === 'tls-error' ? p.code + p.message : '')) {
       return `the server speaks TLS but ferry connected without it: set TEMPORAL_TLS=true (profile: [profile.NAME.tls]) and ${CA_HINT.replace(/^set /, '')}`;
     }
-    return 'the server did not answer as Temporal does (not TLS either)';
+    // A plaintext Temporal resets a TLS hello: the transport is as configured, so the SDK's own words
+    // (a frontend still starting, a deadline) say more than a verdict about TLS would.
+    return TLS_OK;
   }
   const p = await probe(host, port, tls, true);
   if (p.kind === 'tls-ok') return TLS_OK;

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -40,8 +40,17 @@ let stack: BedStack;
 before(async () => {
   if (kind === 'kube') stack = await startBedStack(kind, { inProcessWorker: false });
 });
+// Folders this file writes: one holds a live ServiceAccount token, none may stay behind.
+const scratch: string[] = [];
+const scratchDir = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+};
+
 after(async () => {
   await stack?.stop();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
 async function kubectl(...args: string[]): Promise<{ stdout: string; stderr: string }> {
@@ -120,7 +129,7 @@ describe('deploy/ on the real bed', { skip: kind !== 'kube' && 'needs real kube-
     const deployment = structuredClone((await rendered(BASE)).find((o) => o.kind === 'Deployment')!);
     const container = (path(deployment, 'spec.template.spec.containers') as { securityContext: Record<string, unknown> }[])[0]!;
     delete container.securityContext.capabilities;
-    const loosened = join(mkdtempSync(join(tmpdir(), 'ferry-deploy-')), 'deployment.json');
+    const loosened = join(scratchDir('ferry-deploy-'), 'deployment.json');
     writeFileSync(loosened, JSON.stringify(deployment));
     const { stderr } = await kubectl(...admin('destination'), 'apply', '-f', loosened, '--dry-run=server');
     assert.match(stderr, /would violate PodSecurity "restricted:latest": unrestricted capabilities/);
@@ -144,7 +153,7 @@ describe('deploy/ on the real bed', { skip: kind !== 'kube' && 'needs real kube-
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
     });
     assert.equal(tr.status, 201, JSON.stringify(tr.body));
-    const root = mkdtempSync(join(tmpdir(), 'ferry-pod-'));
+    const root = scratchDir('ferry-pod-');
     const saDir = join(root, SERVICE_ACCOUNT_DIR);
     mkdirSync(saDir, { recursive: true });
     writeFileSync(join(saDir, 'token'), (tr.body as { status: { token: string } }).status.token, { mode: 0o600 });

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,8 +46,16 @@ before(async () => {
 });
 
 after(async () => {
-  worker?.kill('SIGTERM');
+  if (worker && worker.exitCode === null && worker.signalCode === null) {
+    const exited = new Promise((resolve) => worker!.once('exit', resolve));
+    worker.kill('SIGTERM');
+    // Its grace time is for running activities; none run now, so a worker still up after 10 s is stuck.
+    const stuck = setTimeout(() => worker!.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(stuck);
+  }
   await stack?.stop();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 /** A bin of the installed package, run from the empty directory with plain node (no tsx anywhere). */

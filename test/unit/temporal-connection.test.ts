@@ -28,6 +28,17 @@ describe('Temporal connection descriptions', () => {
     assert.match(e.message, /the SDK said: Failed to connect before the deadline/);
   });
 
+  it('against a plaintext server (a TLS hello is reset), shows what the SDK said, no TLS verdict', async () => {
+    const plaintext = createServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+    const port = await new Promise<number>((r) => plaintext.listen(0, '127.0.0.1', () => r((plaintext.address() as { port: number }).port)));
+    try {
+      const e = await connectionError({ address: `127.0.0.1:${port}` }, new Error('Failed to connect before the deadline'));
+      assert.equal(e.message, `cannot connect to Temporal at 127.0.0.1:${port} with plaintext: Failed to connect before the deadline`);
+    } finally {
+      await new Promise((r) => plaintext.close(r));
+    }
+  });
+
   it('refuses an address that is not host:port, naming the variable', async () => {
     const e = await connectionError({ address: 'temporal.internal' }, new Error('x'));
     assert.match(e.message, /"temporal\.internal" is not host:port: set TEMPORAL_ADDRESS/);

@@ -33,6 +33,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { findOnPath } from '../processes.js';
 import { REPO_ROOT } from '../temporal-cli.js';
 import { imageExists, tool } from './containers.js';
@@ -259,7 +260,7 @@ export async function ensureBaseImages(log: (line: string) => void = () => {}): 
   return { build, runtime };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   ensureBaseImages((line) => void process.stderr.write(`${line}\n`)).then(
     ({ build, runtime }) => console.log(`BUILD_IMAGE=${build}\nRUNTIME_IMAGE=${runtime}`),
     (e: unknown) => {

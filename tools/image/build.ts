@@ -5,6 +5,8 @@
  * `--official-bases` keeps the Containerfile's defaults (docker.io/library/node:20-*). Prints the
  * build time and each layer's size.
  */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureBaseImages } from './base.js';
 import { layersOf, mib, streamTool, WORKER_IMAGE, type Layer } from './containers.js';
@@ -61,7 +63,7 @@ export function describeImage(image: BuiltImage): string {
   ].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const { values } = parseArgs({
     options: {
       'no-cache': { type: 'boolean', default: false },

@@ -11,6 +11,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 interface LockedPackage {
   dependencies?: Record<string, string>;
@@ -85,4 +86,4 @@ function main(): void {
   console.log(`production tree: kept ${keep.size} packages, removed ${removed}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();

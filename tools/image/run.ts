@@ -135,7 +135,10 @@ export function startWorkerContainer(o: WorkerContainerOptions): WorkerContainer
       }),
     exec: (args) => tool('podman', [...PODMAN_RUNTIME_FLAGS, 'exec', o.name, ...args]),
     stop: async () => {
-      if (!ended) await tool('podman', [...PODMAN_RUNTIME_FLAGS, 'stop', '--time', '40', o.name]).catch(() => child.kill('SIGKILL'));
+      if (!ended)
+        await tool('podman', [...PODMAN_RUNTIME_FLAGS, 'stop', '--time', '40', o.name]).catch(() =>
+          tool('podman', [...PODMAN_RUNTIME_FLAGS, 'rm', '--force', o.name]).catch(() => child.kill('SIGKILL')),
+        );
       return exited;
     },
   };

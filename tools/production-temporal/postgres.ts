@@ -15,6 +15,7 @@ import type { Log } from '../temporal-cli.js';
 /** Overrides where the PostgreSQL binaries are (a folder holding initdb and postgres). */
 export const POSTGRES_BIN_ENV = 'FERRY_POSTGRES_BIN';
 const DEFAULT_BIN = '/usr/lib/postgresql/15/bin';
+const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 15_000;
 
 export interface PostgresOptions {
@@ -152,7 +153,14 @@ export async function startPostgres(opts: PostgresOptions): Promise<Postgres> {
       }
     })());
 
-  const outcome = await Promise.race([readyLine.then(() => 'ready' as const), exited]);
+  let startTimer: NodeJS.Timeout | undefined;
+  const tooLong = new Promise<'timeout'>((resolve) => (startTimer = setTimeout(() => resolve('timeout'), START_TIMEOUT_MS)));
+  const outcome = await Promise.race([readyLine.then(() => 'ready' as const), exited, tooLong]);
+  clearTimeout(startTimer);
+  if (outcome === 'timeout') {
+    await stop();
+    throw new Error(`PostgreSQL ${version} did not accept connections within ${START_TIMEOUT_MS / 1000} s (stopped it):\n${tail.text()}`);
+  }
   if (outcome !== 'ready') {
     throw new Error(`PostgreSQL ${version} exited (${describeExit(outcome)}) before accepting connections:\n${tail.text()}`);
   }
