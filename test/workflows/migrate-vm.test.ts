@@ -18,8 +18,26 @@ import { startTimeSkipping } from '../support/time-skipping.js';
 import { type ActivityName, failure, FakeClusters, routedActivities } from './fake-activities.js';
 
 const taskQueue = 'migrate-vm-time-skipping';
-/** Each case takes about a second; a hang fails its own case, not the file. */
-const it = (name: string, fn: () => Promise<void>): void => void test(name, { timeout: 20_000 }, fn);
+/** Workflows the running case started. */
+const opened: WorkflowHandle[] = [];
+/**
+ * Each case takes about a second; a hang fails its own case, not the file. A workflow a case leaves
+ * running (a stuck wait retrying its activity) holds the test server's clock still while its activity
+ * runs, so the time skips of later cases would come late or never: each case ends its own workflows.
+ */
+const it = (name: string, fn: () => Promise<void>): void =>
+  void test(name, { timeout: 20_000 }, async () => {
+    try {
+      await fn();
+    } finally {
+      await Promise.all(opened.splice(0).map((h) => h.terminate('the test case is over').catch(() => undefined)));
+      if (!(await clockSkips())) {
+        console.error('# the test server clock stopped skipping: restarting it for the next case');
+        await stopEnvironment();
+        await startEnvironment();
+      }
+    }
+  });
 const MINUTE = 60_000;
 
 let env: TestWorkflowEnvironment;
@@ -28,11 +46,10 @@ let running: Promise<void>;
 const fakes = new Map<string, FakeClusters>();
 let n = 0;
 
-before(async () => {
-  // A stuck wait fails every attempt on purpose (fake-activities.ts): keep those retries out of the log.
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+let bundle: WorkflowBundleWithSourceMap;
+
+async function startEnvironment(): Promise<void> {
   env = await startTimeSkipping();
-  const bundle: WorkflowBundleWithSourceMap = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
@@ -40,13 +57,34 @@ before(async () => {
     activities: routedActivities((id) => fakes.get(id) ?? new FakeClusters()),
   });
   running = worker.run();
-});
+}
 
-after(async () => {
+async function stopEnvironment(): Promise<void> {
   worker?.shutdown();
   await running;
   await env?.teardown();
+}
+
+/**
+ * Whether the test server's clock still skips. On a loaded machine the Java test server sometimes
+ * keeps it locked for good after a case whose workflow was cancelled while its activity retried; every
+ * later case that needs a deadline to pass would then hang. A minute of workflow time must pass within
+ * a few seconds of real time.
+ */
+async function clockSkips(): Promise<boolean> {
+  const before = await env.currentTimeMs();
+  const slept = await Promise.race([env.sleep(MINUTE).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 5000))]);
+  return slept && (await env.currentTimeMs()) - before >= MINUTE;
+}
+
+before(async () => {
+  // A stuck wait fails every attempt on purpose (fake-activities.ts): keep those retries out of the log.
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
+  await startEnvironment();
 });
+
+after(stopEnvironment);
 
 interface Started {
   fake: FakeClusters;
@@ -63,6 +101,7 @@ async function begin(options: Record<string, unknown> = {}, setup: (f: FakeClust
     workflowId,
     args: [{ source: { cluster: 'source', namespace: 'demo', name: 'web-01' }, destination: { cluster: 'destination', namespace: 'target' }, options }],
   });
+  opened.push(handle);
   return { fake, handle };
 }
 
