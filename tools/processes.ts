@@ -3,7 +3,7 @@
  * kube-apiservers): finding executables, waiting for exit, stopping gracefully, and making sure none
  * outlives this process. Also loopback port helpers.
  */
-import { type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -169,5 +169,36 @@ export class LineTail {
   }
   text(): string {
     return this.lines.length === 0 ? '(no output)' : this.lines.join('\n');
+  }
+}
+
+export interface RunLoggedOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Every line of output, as it comes. */
+  log: (line: string) => void;
+  /** What is running, for the failure message and the progress ticks (`go install of …`). */
+  what: string;
+  /** Say the command is still alive every so often: builds print nothing for minutes. */
+  tickEveryMs?: number;
+}
+
+/** Run a long command (a build) to its end, streaming its output; on failure, an error with its last 40 lines. */
+export async function runLogged(command: string, args: string[], o: RunLoggedOptions): Promise<void> {
+  const child = spawn(command, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail = new LineTail(40);
+  const onLine = (line: string): void => {
+    tail.push(line);
+    o.log(line);
+  };
+  forEachLine(child.stdout, onLine);
+  forEachLine(child.stderr, onLine);
+  const started = Date.now();
+  const ticker = o.tickEveryMs ? setInterval(() => o.log(`... still running ${o.what} (${Math.round((Date.now() - started) / 1000)} s)`), o.tickEveryMs) : undefined;
+  try {
+    const status = await exitOf(child);
+    if (status.code !== 0) throw new Error(`${o.what} failed (${describeExit(status)}):\n${tail.text()}`);
+  } finally {
+    clearInterval(ticker);
   }
 }

@@ -23,6 +23,7 @@ import {
   LineTail,
   LOOPBACK,
   reapOnParentExit,
+  runLogged,
   stopChild,
 } from './processes.js';
 import { ferrySearchAttributes } from '../workflows/search-attributes.js';
@@ -329,28 +330,11 @@ async function goInstallCli(go: string, gobin: string, log: Log, toolsDir: strin
   mkdirSync(gobin, { recursive: true });
   const target = `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_GO_VERSION}`;
   log(`Building the Temporal CLI: GOBIN=${gobin} ${go} install ${target} (this takes several minutes)`);
-  const child = spawn(go, ['install', target], {
-    env: { ...process.env, GOBIN: gobin },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = new LineTail(40);
-  const onLine = (line: string): void => {
-    output.push(line);
-    log(line);
-  };
-  forEachLine(child.stdout, onLine);
-  forEachLine(child.stderr, onLine);
-  // Compiling prints nothing for minutes after the downloads; say we are still alive.
+  // Compiling prints nothing for minutes after the downloads; runLogged says it is still alive.
   const started = Date.now();
-  const ticker = setInterval(() => log(`... still building (${Math.round((Date.now() - started) / 1000)} s)`), 30_000);
-  try {
-    const status = await exitOf(child);
-    if (status.code !== 0) {
-      throw new Error(`go install ${target} failed (${describeExit(status)}):\n${output.text()}\n${installInstructions(toolsDir)}`);
-    }
-  } finally {
-    clearInterval(ticker);
-  }
+  await runLogged(go, ['install', target], { env: { ...process.env, GOBIN: gobin }, log, what: `go install ${target}`, tickEveryMs: 30_000 }).catch((e: Error) => {
+    throw new Error(`${e.message}\n${installInstructions(toolsDir)}`);
+  });
   log(`Built ${join(gobin, cliFileName)} in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 

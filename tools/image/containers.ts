@@ -8,11 +8,11 @@
  * node_modules would be copied per step with `vfs`); `vfs` when the store is on overlayfs itself, or
  * FERRY_IMAGE_STORAGE_DRIVER=vfs for kernels without overlayfs.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, realpathSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findOnPath, forEachLine, LineTail } from '../processes.js';
+import { findOnPath, runLogged } from '../processes.js';
 import { REPO_ROOT } from '../temporal-cli.js';
 
 const run = promisify(execFile);
@@ -74,20 +74,7 @@ export async function tool(name: Tool, args: string[]): Promise<string> {
 
 /** Run a long buildah command (a build), streaming its output to `log`; rejects with its last lines. */
 export async function streamTool(name: Tool, args: string[], log: (line: string) => void): Promise<void> {
-  const bin = requireTool(name);
-  const child = spawn(bin, [...storeFlags(), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail = new LineTail(40);
-  const onLine = (line: string): void => {
-    tail.push(line);
-    log(line);
-  };
-  forEachLine(child.stdout, onLine);
-  forEachLine(child.stderr, onLine);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new Error(`${name} ${args.slice(0, 2).join(' ')} … failed (exit code ${code}):\n${tail.text()}`);
+  await runLogged(requireTool(name), [...storeFlags(), ...args], { cwd: REPO_ROOT, log, what: `${name} ${args.slice(0, 2).join(' ')} …` });
 }
 
 export async function imageExists(ref: string): Promise<boolean> {

@@ -6,11 +6,11 @@
  *
  * `npx tsx tools/production-temporal/install.ts` builds (if needed) and prints the folder.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describeExit, exitOf, findOnPath, forEachLine, isExecutableFile, LineTail } from '../processes.js';
+import { findOnPath, isExecutableFile, runLogged } from '../processes.js';
 import { REPO_ROOT, type Log } from '../temporal-cli.js';
 import { readComposeTemporal } from './compose.js';
 
@@ -78,22 +78,7 @@ async function goInstall(version: string, bin: string, log: Log): Promise<void> 
   const args = ['install', '-trimpath', '-ldflags', '-s -w', ...packages];
   log(`Building the Temporal server: GOBIN=${bin} go ${args.join(' ')} (several minutes with a cold Go cache)`);
   // cwd: the bin folder, outside any module, so nothing of ferry's can change the build.
-  const child = spawn(goBinary(), args, { cwd: bin, env: goEnv({ GOBIN: bin }), stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail = new LineTail(40);
-  const onLine = (line: string): void => {
-    tail.push(line);
-    log(line);
-  };
-  forEachLine(child.stdout, onLine);
-  forEachLine(child.stderr, onLine);
-  const started = Date.now();
-  const ticker = setInterval(() => log(`... still building the Temporal server (${Math.round((Date.now() - started) / 1000)} s)`), 60_000);
-  try {
-    const status = await exitOf(child);
-    if (status.code !== 0) throw new Error(`go install of Temporal server ${version} failed (${describeExit(status)}):\n${tail.text()}`);
-  } finally {
-    clearInterval(ticker);
-  }
+  await runLogged(goBinary(), args, { cwd: bin, env: goEnv({ GOBIN: bin }), log, what: `go install of Temporal server ${version}`, tickEveryMs: 60_000 });
 }
 
 /** Where the Go module cache holds the server module (downloaded by the install). */
