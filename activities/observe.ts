@@ -1,10 +1,12 @@
 /**
  * What ferry reads off the clusters while KubeVirt works: the phases of both VMIMs and VMIs, the sync
  * address, the blocked message (without the target's benign "waiting" text), and transfer progress
- * where the cluster reports it.
+ * from the source cluster's metrics where it has an endpoint for them (KubeVirt's API has none).
  */
 import type { Observation } from '../workflows/contract.js';
+import { outpaced } from '../workflows/progress.js';
 import { field, type KubeObject } from './kube/kinds.js';
+import type { ProgressReading } from './progress/prometheus.js';
 
 export const BENIGN_TARGET_MESSAGE = 'waiting for incoming synchronization, unable to proceed';
 
@@ -27,11 +29,10 @@ export interface Observed {
   targetVMI?: KubeObject;
 }
 
-export function observation(o: Observed, now: Date): Observation {
+export function observation(o: Observed, now: Date, reading: ProgressReading = {}): Observation {
   const phase = (x: KubeObject | undefined) => field<string>(x, 'status.phase') || undefined;
   const srcBlocked = blockedMessage(o.sourceVMIM);
   const dstBlocked = blockedMessage(o.targetVMIM);
-  const ts = field<Record<string, number>>(o.sourceVMI, 'status.migrationState.transferStatus');
   const failure =
     field<string>(o.sourceVMIM, 'status.migrationState.failureReason') ??
     field<string>(o.targetVMIM, 'status.migrationState.failureReason') ??
@@ -52,16 +53,8 @@ export function observation(o: Observed, now: Date): Observation {
     obs.blocked = dstBlocked;
     obs.blockedSide = 'target';
   }
-  if (ts && typeof ts.dataTotalBytes === 'number') {
-    obs.progress = {
-      totalBytes: ts.dataTotalBytes,
-      processedBytes: ts.dataProcessedBytes ?? 0,
-      remainingBytes: ts.dataRemainingBytes ?? 0,
-      ...(ts.iteration !== undefined ? { iteration: ts.iteration } : {}),
-      ...(typeof ts.memoryTransferRateBytes === 'number' ? { transferRate: ts.memoryTransferRateBytes } : {}),
-      ...(typeof ts.dirtyMemoryRateBytes === 'number' ? { dirtyRate: ts.dirtyMemoryRateBytes } : {}),
-    };
-  }
+  set('progress', reading.progress);
+  set('progressUnavailable', reading.unavailable);
   set('failureReason', failure);
   return obs;
 }
@@ -75,7 +68,8 @@ function phaseGroup(p: string | undefined): string {
 
 /**
  * Worth telling the workflow (each report costs history events): a change of phase group on either
- * side, of the blocked message or failure, or progress crossing a quarter.
+ * side, of the blocked message or failure, progress crossing a quarter, the copy starting or ceasing
+ * to converge, or progress becoming (un)available.
  */
 export function meaningfulChange(prev: Observation | undefined, next: Observation): boolean {
   if (!prev) return true;
@@ -88,6 +82,8 @@ export function meaningfulChange(prev: Observation | undefined, next: Observatio
       o.failureReason,
       o.syncAddress,
       o.progress && o.progress.totalBytes > 0 ? Math.floor((4 * o.progress.processedBytes) / o.progress.totalBytes) : -1,
+      o.progress ? outpaced(o.progress) : undefined,
+      o.progressUnavailable,
     ]);
   return key(prev) !== key(next);
 }

@@ -13,6 +13,7 @@ import { field } from './kube/kinds.js';
 import { ObjectWatch } from './kube/watch.js';
 import { vmimName } from './labels.js';
 import { meaningfulChange, observation, type Observed } from './observe.js';
+import { ProgressPoller } from './progress/poller.js';
 
 export type WaitGoal = 'receiverReady' | 'syncAddress' | 'handshake' | 'completion';
 
@@ -23,6 +24,8 @@ export interface WaitResult {
 }
 
 const MIN_REPORT_INTERVAL_MS = 1000;
+/** Progress queries go to a shared monitoring stack: no more than one a second per migration. */
+const MIN_PROGRESS_INTERVAL_MS = 1000;
 
 /** Goal reached (a result), failed (throws), or not yet (undefined). */
 function evaluate(goal: WaitGoal, o: Observed, obs: Observation): WaitResult | undefined {
@@ -76,6 +79,16 @@ export function waitActivities(deps: ActivityDeps) {
       };
       let wake: () => void = () => {};
       for (const w of Object.values(watches)) w.onChange(() => wake());
+      // Bytes move only once both VMIMs exist: progress is read from the handshake on.
+      const poller =
+        goal === 'handshake' || goal === 'completion'
+          ? new ProgressPoller(
+              deps.progress?.(m.source.cluster),
+              { cluster: m.source.cluster, namespace: m.source.namespace, vmi: m.source.name },
+              Math.max(m.options.pollInterval, MIN_PROGRESS_INTERVAL_MS),
+              () => wake(),
+            ).start()
+          : undefined;
       let lastReported: Observation | undefined;
       let lastReportAt = 0;
       try {
@@ -86,7 +99,7 @@ export function waitActivities(deps: ActivityDeps) {
         );
         for (;;) {
           const o: Observed = Object.fromEntries(Object.entries(watches).map(([k, w]) => [k, w.latest]));
-          const obs = observation(o, now());
+          const obs = observation(o, now(), poller?.latest);
           const done = evaluate(goal, o, obs);
           ctx.heartbeat(obs);
           if (done) return done; // the result carries the last observation
@@ -101,6 +114,7 @@ export function waitActivities(deps: ActivityDeps) {
           await Promise.race([new Promise<void>((r) => (wake = r)), ctx.sleep(m.options.pollInterval)]);
         }
       } finally {
+        poller?.stop();
         for (const w of Object.values(watches)) w.stop();
       }
     },

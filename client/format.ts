@@ -1,3 +1,5 @@
+import { formatBytes } from '../workflows/progress.js';
+
 /** Plain-text tables and units: padded columns, no colours (output is often piped). */
 export function table(headers: string[], rows: string[][], opts: { header?: boolean } = {}): string {
   const all = opts.header === false ? rows : [headers, ...rows];
@@ -12,16 +14,7 @@ export function table(headers: string[], rows: string[][], opts: { header?: bool
     .join('\n');
 }
 
-const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** Bytes with a binary unit: 512 B, 1.5 KiB, 10.0 GiB. */
+/** Bytes with a binary unit: 512 B, 1.5 KiB, 10.0 GiB; "?" for what is not a byte count. */
 export function bytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '?';
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < BINARY.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${BINARY[i]}`;
+  return Number.isFinite(n) && n >= 0 ? formatBytes(n) : '?';
 }

@@ -4,7 +4,7 @@
  * exit code a finished migration stands for. No I/O here, so it is unit-tested directly.
  */
 import type { MigrationResult, MigrationStatus } from '../workflows/contract.js';
-import { percentCopied } from '../workflows/details.js';
+import { etaText, percentCopied, ratesText } from '../workflows/progress.js';
 import { formatDuration } from '../workflows/duration.js';
 import { isTerminal, PHASE, type Phase } from '../workflows/phases.js';
 import { EXIT, type ExitCode } from './cli.js';
@@ -86,6 +86,10 @@ export function changeKey(w: Watched): string {
   const pct = percent(s);
   const parts = [w.workflowId, s?.phase ?? 'Unknown', pct === undefined ? '-' : `${pct}%`];
   if (s && s.attempt > 1) parts.push(`attempt ${s.attempt}`);
+  const p = s?.observed?.progress;
+  if (p && s?.phase === 'Synchronizing')
+    parts.push(`${bytes(p.processedBytes)} / ${bytes(p.totalBytes)}`, ...[ratesText(p), etaText(p)].filter((x): x is string => x !== undefined));
+  else if (s?.phase === 'Synchronizing' && s.observed?.progressUnavailable) parts.push(`progress unavailable: ${s.observed.progressUnavailable}`);
   if (s?.phase === 'Stalled' && s.stall) parts.push(`stalled in ${s.stall.phase} (${s.stall.deadline} deadline passed): ${s.stall.diagnosis}`);
   if (w.error && !w.end) parts.push(`status unavailable: ${w.error}`);
   return parts.join('  ');
@@ -169,11 +173,13 @@ export function migrationLines(w: Watched, now: Date, style: Style): string[] {
         [bar(p.processedBytes / p.totalBytes, BAR_WIDTH), stalled ? 'red' : w.end?.code === EXIT.ok || pct === 100 ? 'green' : 'cyan'],
         ` ${String(pct).padStart(3)}%  ${bytes(p.processedBytes)} / ${bytes(p.totalBytes)}`,
       );
-      if (p.iteration !== undefined && p.iteration > 1) detail.push(`  iteration ${p.iteration}`);
+      for (const more of [ratesText(p), etaText(p)]) if (more && !w.end) detail.push(`  ${more}`);
       detail.push('  ');
     } else if (!w.end && !stalled) {
       detail.push([bar(0, BAR_WIDTH), 'dim'], '    -  ');
     }
+    if (!w.end && !p && s.phase === 'Synchronizing' && s.observed?.progressUnavailable)
+      lines.push(line(['  ', [`progress unavailable: ${s.observed.progressUnavailable}`, 'dim']], style));
     if (!w.end) {
       detail.push(stalled ? ['stalled', 'red'] : `in ${s.phase}`, ` for ${since(s.phaseSince, now)}`);
       if (s.deadline) detail.push(stalled ? '  decision window ' : '  deadline ', [timeLeft(s.deadline, now), Date.parse(s.deadline) < now.getTime() ? 'red' : 'dim']);

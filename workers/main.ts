@@ -5,12 +5,14 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import { KubeconfigRegistry } from './clusters.js';
 import { healthFromEnvironment } from './health.js';
+import { progressSourcesFromEnvironment } from './progress-config.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { connectionError, describeTls } from './temporal-connection.js';
 import { createFerryWorker } from './worker.js';
 
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const clusters = KubeconfigRegistry.fromEnvironment();
+const progress = progressSourcesFromEnvironment(clusters.names());
 const connection = await NativeConnection.connect(connectionOptions).catch(async (e: unknown) => {
   throw await connectionError(connectionOptions, e);
 });
@@ -21,9 +23,16 @@ const client = await Connection.connect(connectionOptions as Parameters<typeof C
 if (!(await searchAttributesReady({ connection: client, namespace, address: connectionOptions.address }))) process.exit(EXIT_NOT_READY);
 const cached = process.env.FERRY_MAX_CACHED_WORKFLOWS;
 if (cached !== undefined && !/^\d+$/.test(cached)) throw new Error(`FERRY_MAX_CACHED_WORKFLOWS must be a whole number (got "${cached}")`);
-const worker = await createFerryWorker({ connection, client, namespace, clusters, ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}) });
+const worker = await createFerryWorker({
+  connection,
+  client,
+  namespace,
+  clusters,
+  ...(progress ? { progress } : {}),
+  ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}),
+});
 console.log(
-  `ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} (${describeTls(connectionOptions)}) namespace ${namespace}, task queue ferry; clusters: ${clusters.describe()}`,
+  `ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} (${describeTls(connectionOptions)}) namespace ${namespace}, task queue ferry; clusters: ${clusters.describe()}; progress from metrics: ${progress?.describe() ?? 'none (FERRY_PROGRESS_CONFIG unset)'}`,
 );
 const health = await healthFromEnvironment(() => worker.getStatus());
 if (health) console.log(`ferry worker: health on ${health.url}/readyz and /livez`);

@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { ClusterRegistry } from '../activities/kube/cluster.js';
+import type { ProgressSources } from './progress-config.js';
 import { TASK_QUEUE, type Observation } from '../workflows/contract.js';
 import { observeSignal } from '../workflows/messages.js';
 import { workflowCode } from './workflow-code.js';
@@ -20,6 +21,8 @@ export interface FerryWorkerOptions {
   client: Connection;
   namespace: string;
   clusters: ClusterRegistry;
+  /** Each cluster's migration-progress endpoint (workers/progress-config.ts); none: phases only. */
+  progress?: ProgressSources;
   taskQueue?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Workflows kept in memory between tasks (the SDK's default scales with the heap). */
@@ -37,7 +40,12 @@ export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> 
     namespace: o.namespace,
     taskQueue: o.taskQueue ?? TASK_QUEUE,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode()),
-    activities: createActivities({ clusters: o.clusters, report, ...(o.log ? { log: o.log } : {}) }),
+    activities: createActivities({
+      clusters: o.clusters,
+      report,
+      ...(o.progress ? { progress: (cluster: string) => o.progress!.forCluster(cluster) } : {}),
+      ...(o.log ? { log: o.log } : {}),
+    }),
     // Rollback and finalize must be able to finish when the worker is asked to stop.
     shutdownGraceTime: '30s',
     ...(o.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: o.maxCachedWorkflows } : {}),

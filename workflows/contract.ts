@@ -284,11 +284,14 @@ export interface Observation {
   blocked?: string;
   blockedSide?: 'source' | 'target';
   /**
-   * Transfer progress as the source VMI reports it. `processedBytes` counts every byte sent, pages the
-   * guest dirtied again included, so it passes `totalBytes` while pre-copy iterates; the rates are
-   * bytes per second (memory transfer, and the guest's memory dirty rate), when reported.
+   * Transfer progress from the source virt-handler's metrics (`kubevirt_vmi_migration_*`), read through
+   * the source cluster's query endpoint. `processedBytes` counts every byte sent, pages the guest
+   * dirtied again included, so it passes `totalBytes` while pre-copy iterates; the rates are bytes per
+   * second (memory transfer, and the guest's memory dirty rate), when reported.
    */
-  progress?: { totalBytes: number; processedBytes: number; remainingBytes: number; iteration?: number; transferRate?: number; dirtyRate?: number };
+  progress?: { totalBytes: number; processedBytes: number; remainingBytes: number; transferRate?: number; dirtyRate?: number };
+  /** Why there is no byte progress: no metrics endpoint for the source cluster, or it failed. */
+  progressUnavailable?: string;
   failureReason?: string;
   at: string;
 }

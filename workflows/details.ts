@@ -3,10 +3,13 @@
  * (Markdown) rebuilt from the status at each change: the step list with where it stands, progress,
  * and for a stall the diagnosis and the exact commands to retry, extend or cancel.
  */
-import type { Migration, MigrationStatus, Observation } from './contract.js';
+import type { Migration, MigrationStatus } from './contract.js';
 import { formatDuration } from './duration.js';
 import { cancelUpdate, extendUpdate, retryUpdate } from './messages.js';
 import { DEADLINES, isTerminal, PHASE, STEPS, stepIndex } from './phases.js';
+import { percentCopied, progressText } from './progress.js';
+
+export { percentCopied } from './progress.js';
 
 export function staticSummary(m: Migration): string {
   return `Live-migrate VM ${m.source.namespace}/${m.source.name}: ${m.source.cluster} → ${m.destination.cluster}/${m.destination.namespace}`;
@@ -19,12 +22,6 @@ export function staticDetails(m: Migration): string {
     `**To** cluster \`${m.destination.cluster}\`, namespace \`${m.destination.namespace}\``,
     `**Stall fallback** ${m.options.stallFallback} after ${formatDuration(m.options.decisionWindow)}`,
   ].join('  \n');
-}
-
-/** Whole percent of the state copied; undefined while KubeVirt reports no progress. */
-export function percentCopied(p: Observation['progress'] | undefined): number | undefined {
-  if (!p || p.totalBytes <= 0) return undefined;
-  return Math.max(0, Math.min(100, Math.floor((100 * p.processedBytes) / p.totalBytes)));
 }
 
 const pct = (s: MigrationStatus) => percentCopied(s.observed?.progress);
@@ -62,7 +59,9 @@ export function currentDetails(s: MigrationStatus, namespace = 'default'): strin
   facts.push(`**Since** ${clock(s.stall?.since ?? s.phaseSince)}`);
   if (s.deadline && !ended) facts.push(`**Deadline** ${clock(s.deadline)}`);
   if (s.migrationId) facts.push(`**Migration ID:** ${s.migrationId}`);
-  if (pct(s) !== undefined && !ended) facts.push(`**Copied** ${pct(s)}%`);
+  const progress = s.observed?.progress;
+  if (progress && !ended) facts.push(`**Copied** ${progressText(progress)}`);
+  else if (s.phase === 'Synchronizing' && s.observed?.progressUnavailable) facts.push(`**Progress** unavailable: ${s.observed.progressUnavailable}`);
   lines.push('', ...facts.map((f) => `- ${f}`));
   if (s.stall) {
     lines.push(

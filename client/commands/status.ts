@@ -3,7 +3,7 @@ import { connect } from '../connection.js';
 import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, onePositional, outputFormat, parse, type ExitCode } from '../cli.js';
 import { table } from '../format.js';
 import type { MigrationStatus } from '../../workflows/contract.js';
-import { percentCopied } from '../../workflows/details.js';
+import { progressText } from '../../workflows/progress.js';
 import { statusQuery } from '../../workflows/messages.js';
 
 export const statusHelp = `Usage: ferry status <workflow-id> [--output table|json]
@@ -23,10 +23,9 @@ ${EXIT_CODES_HELP}`;
 const options = { ...connectionOptions, output: { type: 'string', short: 'o' } } as const;
 
 export function progress(s: MigrationStatus): string | undefined {
-  const pct = percentCopied(s.observed?.progress);
-  if (pct === undefined) return undefined;
-  const iteration = s.observed?.progress?.iteration;
-  return `${pct}%${iteration !== undefined ? ` (iteration ${iteration})` : ''}`;
+  const p = s.observed?.progress;
+  if (p) return progressText(p);
+  return s.observed?.progressUnavailable ? `unavailable: ${s.observed.progressUnavailable}` : undefined;
 }
 
 export function statusRows(s: MigrationStatus): [string, string][] {

@@ -7,6 +7,7 @@ import { bar, changeKey, changeLine, ending, frame, migrationLines, overallCode,
 import type { MigrationResult, MigrationStatus } from '../../workflows/contract.js';
 
 const NOW = new Date('2025-01-01T12:00:00.000Z');
+const MiB = 1024 * 1024;
 const GiB = 1024 ** 3;
 const ESC = '\x1b[';
 // eslint-disable-next-line no-control-regex -- ANSI escapes are what these tests are about
@@ -136,7 +137,11 @@ describe('progress: terminal frame', () => {
 describe('progress: plain lines (not a terminal)', () => {
   it('one line with timestamp, workflow ID, phase and progress; no escapes', () => {
     const l = changeLine({ workflowId: 'migration/source/demo/web-01', status: status() }, NOW);
-    assert.equal(l, '2025-01-01T12:00:00.000Z  migration/source/demo/web-01  Synchronizing  42%');
+    assert.equal(l, '2025-01-01T12:00:00.000Z  migration/source/demo/web-01  Synchronizing  42%  4.2 GiB / 10.0 GiB');
+    const rated = status({ observed: { at: '', progress: { totalBytes: 10 * GiB, processedBytes: 5 * GiB, remainingBytes: 5 * GiB, transferRate: 64 * MiB, dirtyRate: 0 } } });
+    assert.equal(changeKey({ workflowId: 'x', status: rated }), 'x  Synchronizing  50%  5.0 GiB / 10.0 GiB  transfer 64.0 MiB/s, dirty 0 B/s  about 1m20s left');
+    const none = status({ observed: { at: '', progressUnavailable: 'no metrics endpoint is configured for cluster "source"' } });
+    assert.equal(changeKey({ workflowId: 'x', status: none }), 'x  Synchronizing  -  progress unavailable: no metrics endpoint is configured for cluster "source"');
     assert.equal(changeLine({ workflowId: 'x', status: status({ phase: 'CreatingTarget', observed: { at: '' } }) }, NOW), '2025-01-01T12:00:00.000Z  x  CreatingTarget  -');
   });
 

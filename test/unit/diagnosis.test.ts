@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { migrationInputSchema, type Observation } from '../../workflows/contract.js';
 import { diagnose, formatBytes } from '../../workflows/diagnosis.js';
 import { observation } from '../../activities/observe.js';
-import type { KubeObject } from '../../activities/kube/kinds.js';
+import { progressFromSamples } from '../../activities/progress/metrics.js';
 
 const m = migrationInputSchema.parse({ source: { cluster: 'source', namespace: 'demo', name: 'db-01' }, destination: { cluster: 'destination', namespace: 'prod' } });
 const at = '2026-12-01T00:00:00.000Z';
@@ -64,36 +64,31 @@ describe('diagnose', () => {
     const sides = { sourceVMIM: 'Running', targetVMIM: 'Running' };
 
     it('past 100% with the rates: the guest dirties memory faster than the bandwidth, both figures', () => {
-      const progress = { totalBytes: 8 * GiB, processedBytes: 20 * GiB, remainingBytes: 3 * GiB, iteration: 6, transferRate: 100 * MiB, dirtyRate: 300 * MiB };
+      const progress = { totalBytes: 8 * GiB, processedBytes: 20 * GiB, remainingBytes: 3 * GiB, transferRate: 100 * MiB, dirtyRate: 300 * MiB };
       const d = diagnose('completion', 1_200_000, obs({ ...sides, progress }), m);
       assert.equal(
         d,
         'The state transfer did not complete within its budget of 20m: the copy passed 100% of the state and keeps going, because the guest dirties memory faster than the bandwidth can copy it ' +
-          '(dirty rate 300.0 MiB/s, transfer rate 100.0 MiB/s); 20.0 GiB sent of 8.0 GiB in 20m, pre-copy iteration 6, 3.0 GiB still to copy (source VMIM Running, target VMIM Running). ' +
+          '(dirty rate 300.0 MiB/s, transfer rate 100.0 MiB/s); 20.0 GiB sent of 8.0 GiB in 20m, 3.0 GiB still to copy (source VMIM Running, target VMIM Running). ' +
           "Waiting will not make it converge: raise the migration bandwidth (KubeVirt's migrations.bandwidthPerMigration), lower the guest's write load, or allow auto-converge or post-copy (migrations.allowAutoConverge, allowPostCopy), then retry; or cancel.",
       );
       assert.doesNotMatch(d, /100% of the state copied/);
     });
 
     it('past 100% without rates: says plainly that KubeVirt reports neither, and gives sent/total and elapsed', () => {
-      const d = diagnose('completion', 600_000, obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: 4 * GiB, remainingBytes: 512 * MiB, iteration: 3 } }), m);
+      const d = diagnose('completion', 600_000, obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: 4 * GiB, remainingBytes: 512 * MiB } }), m);
       assert.match(
         d,
         /the copy passed 100% of the state and keeps going, because the guest dirties memory faster than the bandwidth can copy it \(KubeVirt reports neither the dirty rate nor the transfer rate\)/,
       );
-      assert.match(d, /4\.0 GiB sent of 4\.0 GiB in 10m, pre-copy iteration 3, 512\.0 MiB still to copy/);
+      assert.match(d, /4\.0 GiB sent of 4\.0 GiB in 10m, 512\.0 MiB still to copy/);
     });
 
-    it('a later iteration below 100% (processed not yet past total) is still not converging', () => {
-      const d = diagnose(
-        'completion',
-        600_000,
-        obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: 3 * GiB, remainingBytes: GiB, iteration: 2, transferRate: 50 * MiB } }),
-        m,
-      );
+    it('below 100% without a dirty rate: a slow copy, not a non-converging one (nothing says the guest outpaces it)', () => {
+      const d = diagnose('completion', 600_000, obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: 3 * GiB, remainingBytes: GiB, transferRate: 50 * MiB } }), m);
       assert.match(
         d,
-        /: pre-copy is on iteration 2 without converging \(75% of the state sent\), because the guest dirties memory faster than the bandwidth can copy it \(transfer rate 50\.0 MiB\/s; KubeVirt reports no dirty rate\)/,
+        /: 75% of the state copied \(3\.0 GiB sent of 4\.0 GiB in 10m, 1\.0 GiB still to copy; transfer rate 50\.0 MiB\/s; KubeVirt reports no dirty rate; at these rates the rest needs about 20s;/,
       );
     });
 
@@ -101,7 +96,7 @@ describe('diagnose', () => {
       const d = diagnose(
         'completion',
         600_000,
-        obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: GiB, remainingBytes: 3 * GiB, iteration: 1, transferRate: 50 * MiB, dirtyRate: 80 * MiB } }),
+        obs({ ...sides, progress: { totalBytes: 4 * GiB, processedBytes: GiB, remainingBytes: 3 * GiB, transferRate: 50 * MiB, dirtyRate: 80 * MiB } }),
         m,
       );
       assert.match(d, /: 25% of the state copied, because the guest dirties memory faster than the bandwidth can copy it \(dirty rate 80\.0 MiB\/s, transfer rate 50\.0 MiB\/s\)/);
@@ -111,12 +106,12 @@ describe('diagnose', () => {
       const d = diagnose(
         'completion',
         600_000,
-        obs({ ...sides, progress: { totalBytes: 10 * GiB, processedBytes: 6 * GiB, remainingBytes: 4 * GiB, iteration: 1, transferRate: 10 * MiB, dirtyRate: MiB } }),
+        obs({ ...sides, progress: { totalBytes: 10 * GiB, processedBytes: 6 * GiB, remainingBytes: 4 * GiB, transferRate: 10 * MiB, dirtyRate: MiB } }),
         m,
       );
       assert.equal(
         d,
-        'The state transfer did not complete within its budget of 10m: 60% of the state copied (6.0 GiB sent of 10.0 GiB in 10m, pre-copy iteration 1, 4.0 GiB still to copy; dirty rate 1.0 MiB/s, transfer rate 10.0 MiB/s; at 10.0 MiB/s the rest needs about 6m50s; source VMIM Running, target VMIM Running). ' +
+        'The state transfer did not complete within its budget of 10m: 60% of the state copied (6.0 GiB sent of 10.0 GiB in 10m, 4.0 GiB still to copy; dirty rate 1.0 MiB/s, transfer rate 10.0 MiB/s; at these rates the rest needs about 7m35s; source VMIM Running, target VMIM Running). ' +
           'The copy is slower than the budget allows: if it is progressing, extend the deadline; otherwise check the migration bandwidth and the network between the clusters.',
       );
     });
@@ -129,36 +124,35 @@ describe('diagnose', () => {
       );
     });
 
-    it('no progress at all', () => {
+    it('no progress at all: the source virt-handler published no metrics', () => {
       assert.equal(
         diagnose('completion', 600_000, obs(sides), m),
-        "The state transfer did not complete within its budget of 10m, and KubeVirt reported no transfer progress on the source VMI (source VMIM Running, target VMIM Running): nothing was seen being copied. Check the source VMI's migration state on source and the migration network between the clusters.",
+        "The state transfer did not complete within its budget of 10m, and the source virt-handler published no migration metrics for demo/db-01 on source (source VMIM Running, target VMIM Running): nothing was seen being copied. Check the source VMI's migration state and the migration network between the clusters.",
       );
       assert.match(diagnose('completion', 600_000, undefined, m), /source VMIM \?, target VMIM \?/);
     });
+
+    it('progress unavailable: says why, and that how far the copy got is unknown', () => {
+      const d = diagnose('completion', 600_000, obs({ ...sides, progressUnavailable: 'no metrics endpoint is configured for cluster "source"' }), m);
+      assert.match(
+        d,
+        /^The state transfer did not complete within its budget of 10m \(source VMIM Running, target VMIM Running\); how far the copy got is unknown: no metrics endpoint is configured for cluster "source"\./,
+      );
+      assert.match(d, /kubevirt_vmi_migration_\* metrics/);
+    });
   });
 
-  it("the observation carries the source VMI's transfer and dirty rates to the diagnosis", () => {
-    const sourceVMI = {
-      apiVersion: 'kubevirt.io/v1',
-      kind: 'VirtualMachineInstance',
-      metadata: { name: 'db-01' },
-      status: {
-        phase: 'Running',
-        migrationState: {
-          transferStatus: {
-            dataTotalBytes: 8 * GiB,
-            dataProcessedBytes: 9 * GiB,
-            dataRemainingBytes: GiB,
-            iteration: 2,
-            memoryTransferRateBytes: 100 * MiB,
-            dirtyMemoryRateBytes: 300 * MiB,
-          },
-        },
-      },
-    } as unknown as KubeObject;
-    const o = observation({ sourceVMI }, new Date(at));
-    assert.deepEqual(o.progress, { totalBytes: 8 * GiB, processedBytes: 9 * GiB, remainingBytes: GiB, iteration: 2, transferRate: 100 * MiB, dirtyRate: 300 * MiB });
+  it('the progress read from the metrics reaches the diagnosis with both rates', () => {
+    const samples = [
+      ['kubevirt_vmi_migration_data_bytes_total', 8 * GiB],
+      ['kubevirt_vmi_migration_data_processed_bytes', 9 * GiB],
+      ['kubevirt_vmi_migration_data_remaining_bytes', GiB],
+      ['kubevirt_vmi_migration_memory_transfer_rate_bytes', 100 * MiB],
+      ['kubevirt_vmi_migration_dirty_memory_rate_bytes', 300 * MiB],
+    ].map(([name, v]) => ({ metric: { __name__: String(name), namespace: 'demo', name: 'db-01', node: 'node-1' }, value: [1, String(v)] as [number, string] }));
+    const progress = progressFromSamples(samples)!;
+    const o = observation({}, new Date(at), { progress });
+    assert.deepEqual(o.progress, { totalBytes: 8 * GiB, processedBytes: 9 * GiB, remainingBytes: GiB, transferRate: 100 * MiB, dirtyRate: 300 * MiB });
     assert.match(diagnose('completion', 600_000, o, m), /\(dirty rate 300\.0 MiB\/s, transfer rate 100\.0 MiB\/s\)/);
   });
 

@@ -10,26 +10,25 @@ import type { MigrationStatus, Observation } from '../../workflows/contract.js';
 import { currentDetails } from '../../workflows/details.js';
 import { DEADLINES, STEPS } from '../../workflows/phases.js';
 
+const MiB = 1024 * 1024;
 const NOW = new Date('2026-12-01T10:00:00Z');
 const obj = (status: Record<string, unknown>, spec: Record<string, unknown> = {}): KubeObject =>
   ({ apiVersion: 'v1', kind: 'X', metadata: { name: 'x' }, spec, status }) as KubeObject;
 const blocked = (message: string) => ({ conditions: [{ type: 'decentralizedMigrationBlocked', status: 'True', message }] });
 
 describe('observation', () => {
-  it("reads both sides' phases, the sync address the source dials, and the progress with its rates", () => {
+  it("reads both sides' phases, the sync address the source dials, and the progress read from the metrics", () => {
+    const progress = { totalBytes: 100, processedBytes: 40, remainingBytes: 60, transferRate: 10, dirtyRate: 30 };
     const o = observation(
       {
         sourceVMIM: obj({ phase: 'Running' }, { sendTo: { connectURL: '10.0.0.7:9185' } }),
         targetVMIM: obj({ phase: 'Running', synchronizationAddresses: ['10.9.9.9:9185'] }),
-        sourceVMI: obj({
-          phase: 'Running',
-          migrationState: {
-            transferStatus: { dataTotalBytes: 100, dataProcessedBytes: 40, dataRemainingBytes: 60, iteration: 2, memoryTransferRateBytes: 10, dirtyMemoryRateBytes: 30 },
-          },
-        }),
+        // A status field some forks add: ferry reads progress from the metrics only.
+        sourceVMI: obj({ phase: 'Running', migrationState: { transferStatus: { dataTotalBytes: 999, dataProcessedBytes: 1 } } }),
         targetVMI: obj({ phase: 'WaitingForSync' }),
       },
       NOW,
+      { progress },
     );
     assert.deepEqual(o, {
       at: NOW.toISOString(),
@@ -38,8 +37,13 @@ describe('observation', () => {
       sourceVMI: 'Running',
       targetVMI: 'WaitingForSync',
       syncAddress: '10.0.0.7:9185',
-      progress: { totalBytes: 100, processedBytes: 40, remainingBytes: 60, iteration: 2, transferRate: 10, dirtyRate: 30 },
+      progress,
     });
+  });
+
+  it('says why progress is unavailable, and leaves both fields out when nothing was read', () => {
+    assert.deepEqual(observation({}, NOW, { unavailable: 'no endpoint' }), { at: NOW.toISOString(), progressUnavailable: 'no endpoint' });
+    assert.deepEqual(observation({}, NOW), { at: NOW.toISOString() });
   });
 
   it("drops the target's benign waiting text; a real block names its side; the source's failure reason wins", () => {
@@ -117,7 +121,18 @@ describe('currentDetails', () => {
     assert.ok(done.includes('Succeeded in 4m after 1 attempt(s)'));
     assert.equal(done.split('\n').filter((l) => l.startsWith('✅ ')).length, STEPS.length);
     const copying = currentDetails(status({ observed: { at: 'x', progress: { totalBytes: 200, processedBytes: 50, remainingBytes: 150 } } }));
-    assert.ok(copying.includes('**Copied** 25%') && copying.includes('(25% copied)'));
+    assert.ok(copying.includes('**Copied** 50 B of 200 B sent (25%), 150 B to go') && copying.includes('(25% copied)'), copying);
+    const rated = currentDetails(
+      status({ observed: { at: 'x', progress: { totalBytes: 200 * MiB, processedBytes: 100 * MiB, remainingBytes: 100 * MiB, transferRate: 12 * MiB, dirtyRate: 2 * MiB } } }),
+    );
+    assert.ok(rated.includes('**Copied** 100.0 MiB of 200.0 MiB sent (50%), 100.0 MiB to go; transfer 12.0 MiB/s, dirty 2.0 MiB/s; about 10s left'), rated);
+    const outpaced = currentDetails(status({ observed: { at: 'x', progress: { totalBytes: 200, processedBytes: 300, remainingBytes: 100, transferRate: 2, dirtyRate: 5 } } }));
+    assert.match(outpaced, /not converging \(the guest dirties memory as fast as it is copied\)/);
+  });
+
+  it('without a metrics endpoint, Synchronizing says progress is unavailable and why', () => {
+    const md = currentDetails(status({ observed: { at: 'x', progressUnavailable: 'no metrics endpoint is configured for cluster "source"' } }));
+    assert.ok(md.includes('**Progress** unavailable: no metrics endpoint is configured for cluster "source"'), md);
   });
 
   it('an end shows its own mark and the error', () => {
