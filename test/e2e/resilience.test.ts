@@ -12,6 +12,7 @@ import { migrationWorkflowId, type MigrationResult } from '../../workflows/contr
 import { statusQuery } from '../../workflows/messages.js';
 import { input, spawnWorker, startMigration, startStack, waitForPhase, type Stack } from '../support/e2e.js';
 import { clients, eventually, kubevirt, path, simControl } from '../../simulator/testing/sim.js';
+import { setMigrationConfig } from '../support/kubevirt-config.js';
 
 let stack: Stack | undefined;
 let child: ChildProcess | undefined;
@@ -22,14 +23,6 @@ afterEach(async () => {
   stack = undefined;
 });
 after(() => child?.kill('SIGKILL'));
-
-async function setBandwidth(s: Stack, bandwidth: string) {
-  const c = clients(s.sim, 'destination');
-  const kv = await kubevirt(c).kubevirtCR();
-  const spec = structuredClone(kv.spec as { configuration: { migrations: Record<string, unknown> } });
-  spec.configuration.migrations.bandwidthPerMigration = bandwidth;
-  await c.custom.replaceNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: 'kubevirt', plural: 'kubevirts', name: 'kubevirt', body: { ...kv, spec } });
-}
 
 /** Every object on the destination labelled as this migration's, as kind/name. */
 async function owned(s: Stack, workflowId: string): Promise<string[]> {
@@ -72,7 +65,7 @@ describe('resilience', () => {
   it('finishes after the worker is killed with SIGKILL during Synchronizing, with no duplicate objects', async () => {
     stack = await startStack({ inProcessWorker: false });
     const s = stack;
-    await setBandwidth(s, '1Gi'); // db-01 carries 34 GiB: a transfer of ~34 s
+    await setMigrationConfig(clients(s.sim, 'destination'), { bandwidthPerMigration: '1Gi' }); // db-01 carries 34 GiB: a transfer of ~34 s
     child = spawnWorker(s);
     const i = input('db-01');
     const handle = await startMigration(s, i);
@@ -81,7 +74,7 @@ describe('resilience', () => {
     await eventually('the transfer under way', async () => (await handle.query(statusQuery)).observed?.sourceVMIM === 'Running', 60_000);
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
-    await setBandwidth(s, '8Gi');
+    await setMigrationConfig(clients(s.sim, 'destination'), { bandwidthPerMigration: '8Gi' });
     child = spawnWorker(s);
     const result = (await handle.result()) as MigrationResult;
     assert.equal(result.outcome, 'Succeeded');
@@ -123,7 +116,7 @@ describe('resilience', () => {
   it('keeps the history of a 10 s transfer (about 50 polls) under 200 events, with no Secret value or credential in it', async () => {
     stack = await startStack();
     const s = stack;
-    await setBandwidth(s, '1Gi'); // web-01: 1 GiB memory + 10 GiB disk ≈ 11 s: progress reports, not polls, make history
+    await setMigrationConfig(clients(s.sim, 'destination'), { bandwidthPerMigration: '1Gi' }); // web-01: 1 GiB memory + 10 GiB disk ≈ 11 s: progress reports, not polls, make history
     const handle = await startMigration(s, input('web-01', { options: { completionTimeoutPerGiB: '30s' } }));
     const t0 = Date.now();
     await waitForPhase(handle, 'Synchronizing', 60_000);

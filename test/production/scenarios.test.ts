@@ -16,6 +16,7 @@ import { planWorkflowId, type PlanInput, type PlanResult } from '../../workflows
 import { FAST, input, startMigration, waitForPhase } from '../support/e2e.js';
 import { clients, eventually, kubevirt, path } from '../../simulator/testing/sim.js';
 import { activityStarts, countBy, seconds, startProductionStack, startWorker, type ProductionStack } from './support.js';
+import { setMigrationConfig } from '../support/kubevirt-config.js';
 
 let stack: ProductionStack;
 before(async () => {
@@ -45,14 +46,6 @@ async function listed(query: string): Promise<string[]> {
   const ids: string[] = [];
   for await (const wf of stack.client.workflow.list({ query })) ids.push(wf.workflowId);
   return ids.sort();
-}
-
-async function setBandwidth(bandwidth: string): Promise<void> {
-  const c = clients(stack.sim, 'destination');
-  const kv = await kubevirt(c).kubevirtCR();
-  const spec = structuredClone(kv.spec as { configuration: { migrations: Record<string, unknown> } });
-  spec.configuration.migrations.bandwidthPerMigration = bandwidth;
-  await c.custom.replaceNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: 'kubevirt', plural: 'kubevirts', name: 'kubevirt', body: { ...kv, spec } });
 }
 
 describe('ferry on the production Temporal (PostgreSQL)', () => {
@@ -105,7 +98,7 @@ describe('ferry on the production Temporal (PostgreSQL)', () => {
 
   it('(c) a worker killed (SIGKILL) mid-transfer is replaced; the migration completes, the new worker retried the killed activity', async () => {
     const t0 = Date.now();
-    await setBandwidth('1Gi'); // cache-01: a transfer of several seconds
+    await setMigrationConfig(clients(stack.sim, 'destination'), { bandwidthPerMigration: '1Gi' }); // cache-01: a transfer of several seconds
     const first = startWorker(stack);
     await first.ready;
     const i = input('cache-01');
@@ -113,7 +106,7 @@ describe('ferry on the production Temporal (PostgreSQL)', () => {
     await waitForPhase(handle, 'Synchronizing', 60_000);
     await eventually('the transfer under way', async () => (await handle.query(statusQuery)).observed?.sourceVMIM === 'Running', 60_000);
     await first.kill('SIGKILL');
-    await setBandwidth('8Gi');
+    await setMigrationConfig(clients(stack.sim, 'destination'), { bandwidthPerMigration: '8Gi' });
     const second = startWorker(stack);
     await second.ready;
     const result = (await handle.result()) as MigrationResult;
