@@ -69,7 +69,8 @@ export async function ensurePrometheusBinaries(opts: { log?: Log; dir?: string }
   const started = Date.now();
   await checkModuleRelease(tmp);
   await goInstall(tmp, log);
-  if (!answersVersion(join(tmp, 'prometheus'), PROMETHEUS_VERSION)) throw new Error(`go install built ${join(tmp, 'prometheus')} but it does not answer --version with ${PROMETHEUS_VERSION}`);
+  if (!answersVersion(join(tmp, 'prometheus'), PROMETHEUS_VERSION))
+    throw new Error(`go install built ${join(tmp, 'prometheus')} but it does not answer --version with ${PROMETHEUS_VERSION}`);
   rmSync(target, { recursive: true, force: true }); // a stale or broken earlier build
   renameSync(tmp, target);
   log(`Prometheus ${PROMETHEUS_VERSION} and promtool built into ${target} in ${Math.round((Date.now() - started) / 1000)} s`);
@@ -84,7 +85,10 @@ async function checkModuleRelease(cwd: string): Promise<void> {
   const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
   const versionFile = dir ? join(dir, 'VERSION') : '';
   const release = existsSync(versionFile) ? readFileSync(versionFile, 'utf8').trim() : '(no VERSION file)';
-  if (release !== PROMETHEUS_VERSION) throw new Error(`${PROMETHEUS_MODULE}@${PROMETHEUS_MODULE_VERSION} is Prometheus ${release}, not ${PROMETHEUS_VERSION}: update PROMETHEUS_VERSION in tools/prometheus/build.ts`);
+  if (release !== PROMETHEUS_VERSION)
+    throw new Error(
+      `${PROMETHEUS_MODULE}@${PROMETHEUS_MODULE_VERSION} is Prometheus ${release}, not ${PROMETHEUS_VERSION}: update PROMETHEUS_VERSION in tools/prometheus/build.ts`,
+    );
 }
 
 async function goInstall(bin: string, log: Log): Promise<void> {
