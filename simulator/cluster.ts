@@ -9,6 +9,7 @@ import { ApiServer, type User } from './apiserver/server.js';
 import { startKubevirtComponents, syncControl, type KubevirtComponents } from './components.js';
 import type { ControllerContext, SimTiming } from './controllers/context.js';
 import type { SyncController } from './controllers/sync.js';
+import type { VirtHandlerMetricsServer } from './metrics/server.js';
 import { kubeConfigFor, type ClusterEndpoint } from './kubeconfig.js';
 import type { SimNetwork } from './network.js';
 import { createCA, issue, type CertAuthority } from './pki.js';
@@ -48,6 +49,11 @@ export class SimCluster {
 
   get sync(): SyncController {
     return this.components.sync;
+  }
+
+  /** virt-handler's metrics endpoint (migration progress), its certificate from `kubevirtCA`. */
+  get virtHandlerMetrics(): VirtHandlerMetricsServer {
+    return this.components.metrics;
   }
 
   static async start(name: string, opts: ClusterOptions): Promise<SimCluster> {

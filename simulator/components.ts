@@ -1,6 +1,6 @@
 /**
- * KubeVirt's components for one cluster (virt-operator, virt-controller, virt-handler, CDI and the
- * synchronization controller), started against any Kubernetes API server the given kubeconfig reaches:
+ * KubeVirt's components for one cluster (virt-operator, virt-controller, virt-handler and its metrics
+ * endpoint, CDI and the synchronization controller), started against any Kubernetes API server the given kubeconfig reaches:
  * the simulator's own or a real kube-apiserver.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -13,6 +13,8 @@ import { startOperator } from './controllers/operator.js';
 import { SyncController } from './controllers/sync.js';
 import { startVMController } from './controllers/vm.js';
 import { startVMIController } from './controllers/vmi.js';
+import { MigrationJobs } from './metrics/migration-jobs.js';
+import { VirtHandlerMetricsServer } from './metrics/server.js';
 import type { SimNetwork } from './network.js';
 import { issue, type CertAuthority } from './pki.js';
 
@@ -33,6 +35,8 @@ export interface ComponentOptions {
 export interface KubevirtComponents {
   controllers: ControllerContext;
   sync: SyncController;
+  /** virt-handler's metrics endpoint: migration progress as KubeVirt publishes it. */
+  metrics: VirtHandlerMetricsServer;
   stop(): Promise<void>;
 }
 
@@ -46,9 +50,10 @@ export async function startKubevirtComponents(opts: ComponentOptions): Promise<K
   // The sync controller tells virt-operator when its address changes; the operator needs the sync
   // controller to know the address: a forward reference breaks the cycle.
   const operator: { poke?: () => void } = {};
+  const jobs = new MigrationJobs();
   const sync = new SyncController(
     ctx,
-    { network: opts.network, serverCert: syncServer, clientCert: syncClient, byteScale: opts.byteScale ?? 4096, ...(opts.syncPort ? { port: opts.syncPort } : {}) },
+    { network: opts.network, serverCert: syncServer, clientCert: syncClient, byteScale: opts.byteScale ?? 4096, jobs, ...(opts.syncPort ? { port: opts.syncPort } : {}) },
     () => operator.poke?.(),
   );
   operator.poke = startOperator(ctx, opts.kubevirtCA.certPem, sync).poke;
@@ -56,14 +61,17 @@ export async function startKubevirtComponents(opts: ComponentOptions): Promise<K
   startVMIController(ctx);
   startVMController(ctx);
   startMigrationController(ctx);
+  const metrics = await VirtHandlerMetricsServer.start({ kubevirtCA: opts.kubevirtCA, jobs });
   await ctx.start();
   await sync.start();
   return {
     controllers: ctx,
     sync,
+    metrics,
     async stop() {
       await sync.stop();
       ctx.stop();
+      await metrics.stop();
     },
   };
 }

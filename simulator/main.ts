@@ -4,10 +4,11 @@
  * simulator/kube-bed/). The kubeconfig is written once both API servers answer. The functions are
  * exported for the ferry CLI; run directly, this file is the npm script.
  */
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BED_KINDS, DEFAULT_KUBECONFIGS, type BedKind } from './bed-paths.js';
+import { writeEndpointsBeside } from './metrics/endpoints.js';
 import { Simulator } from './sim.js';
 
 export const DEFAULT_SIM_KUBECONFIG = DEFAULT_KUBECONFIGS.sim;
@@ -114,15 +115,21 @@ export async function serveSimulator(args: SimArgs, out: (line: string) => void 
     ...(args.sourcePort ? { sourcePort: args.sourcePort } : {}),
     ...(args.destinationPort ? { destinationPort: args.destinationPort } : {}),
     ...(args.verbose ? { log: (m: string) => console.error(m) } : {}),
+    stateDir: dirname(args.kubeconfig),
   });
   const file = args.kubeconfig;
   sim.writeKubeconfig(file);
+  const metricsFile = writeEndpointsBeside(file, sim.virtHandlerMetrics);
   out(`ferry simulator running
   source       ${sim.source.api.url}   sync ${sim.source.sync.address()}
+               virt-handler metrics ${sim.virtHandlerMetrics.source.url}
   destination  ${sim.destination.api.url}   sync ${sim.destination.sync.address()}
+               virt-handler metrics ${sim.virtHandlerMetrics.destination.url}
   kubeconfig   ${file}  (contexts: source, destination)
+  metrics      ${metricsFile}  (per cluster: url, caFile)
 
   try: kubectl --kubeconfig ${file} --context source get vm -A
+       curl --cacert ${sim.virtHandlerMetrics.source.caFile} ${sim.virtHandlerMetrics.source.url}
 Ctrl-C stops both clusters.`);
   await untilSignalled(() => sim.stop());
 }
@@ -143,6 +150,7 @@ export async function serveKubeBed(args: SimArgs, out: (line: string) => void = 
   try {
     const file = args.kubeconfig;
     bed.writeKubeconfig(file);
+    const metricsFile = writeEndpointsBeside(file, bed.virtHandlerMetrics);
     const clusters = await Promise.all(
       [bed.source, bed.destination].map(async (c) => {
         const version = await c.admin.json<{ gitVersion: string }>('GET', '/version').then(
@@ -152,6 +160,7 @@ export async function serveKubeBed(args: SimArgs, out: (line: string) => void = 
         return `  ${c.name.padEnd(12)} ${c.proxy.url}   (fault proxy, what the kubeconfig uses)
                kube-apiserver ${version} at ${c.controlPlane.url}
                sync ${c.components.sync.address()}
+               virt-handler metrics ${c.virtHandlerMetrics.url}
                logs ${c.controlPlane.dir}/{etcd,kube-apiserver,kube-controller-manager}.log`;
       }),
     );
@@ -162,6 +171,7 @@ ${clusters.join('\n')}
   kubeconfig   ${file}
                contexts source, destination: ferry's ServiceAccount (${FERRY_USER}, deploy/rbac.yaml)
                         source-admin, destination-admin: the bed's admin (also for npm run sim:control)
+  metrics      ${metricsFile}  (per cluster: url, caFile)
 
   try: ${k} --context source version
        ${k} --context source-admin get crd virtualmachineinstancemigrations.kubevirt.io

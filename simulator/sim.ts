@@ -1,14 +1,17 @@
 /**
  * The two-cluster simulator: `source` and `destination` clusters, the network between their
- * synchronization endpoints, fixtures, and a kubeconfig with one context per cluster.
+ * synchronization endpoints, fixtures, a kubeconfig with one context per cluster, and each cluster's
+ * virt-handler metrics endpoint (its CA in a file of the state directory).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { SimCluster } from './cluster.js';
 import type { SimTiming } from './controllers/context.js';
 import { DEFAULT_FIXTURES, fixturesFor, loadInto } from './fixtures.js';
 import { fleetManifests, type FleetOptions } from './fleet.js';
 import { kubeconfigYaml } from './kubeconfig.js';
+import { publishEndpoint, type VirtHandlerMetricsEndpoint } from './metrics/endpoints.js';
 import { SimNetwork } from './network.js';
 
 export interface SimulatorOptions {
@@ -19,14 +22,24 @@ export interface SimulatorOptions {
   timing?: Partial<SimTiming>;
   byteScale?: number;
   log?: (msg: string) => void;
+  /** Where files for other processes go (the metrics endpoints' CA); default a temporary folder, removed on stop. */
+  stateDir?: string;
 }
 
 export class Simulator {
+  /** Per cluster, where virt-handler's metrics are served and the CA file to trust it with. */
+  readonly virtHandlerMetrics: Record<'source' | 'destination', VirtHandlerMetricsEndpoint>;
+
   private constructor(
     readonly network: SimNetwork,
     readonly source: SimCluster,
     readonly destination: SimCluster,
-  ) {}
+    readonly stateDir: string,
+    private readonly ownStateDir: boolean,
+  ) {
+    const publish = (c: SimCluster) => publishEndpoint(stateDir, c.name, c.virtHandlerMetrics.url, c.virtHandlerMetrics.caPem);
+    this.virtHandlerMetrics = { source: publish(source), destination: publish(destination) };
+  }
 
   static async start(opts: SimulatorOptions = {}): Promise<Simulator> {
     const network = new SimNetwork();
@@ -35,7 +48,7 @@ export class Simulator {
       SimCluster.start('source', { ...common, ...(opts.sourcePort ? { apiPort: opts.sourcePort } : {}) }),
       SimCluster.start('destination', { ...common, ...(opts.destinationPort ? { apiPort: opts.destinationPort } : {}) }),
     ]);
-    const sim = new Simulator(network, source, destination);
+    const sim = new Simulator(network, source, destination, opts.stateDir ?? mkdtempSync(join(tmpdir(), 'ferry-sim-')), opts.stateDir === undefined);
     for (const c of [source, destination]) {
       c.api.registerControl('network', async (method, body) => {
         if (method === 'PUT') await sim.partition((body as { partitioned?: boolean } | undefined)?.partitioned === true);
@@ -109,5 +122,6 @@ export class Simulator {
   async stop(): Promise<void> {
     await Promise.all([this.source.stop(), this.destination.stop()]);
     await this.network.close();
+    if (this.ownStateDir) rmSync(this.stateDir, { recursive: true, force: true });
   }
 }

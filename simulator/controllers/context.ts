@@ -9,7 +9,7 @@ export interface SimTiming {
   migrationStepMs: number;
   /** How long a DataVolume import takes (blank DataVolumes complete at once). */
   importMs: number;
-  /** How often a running transfer writes its progress into the VMI. */
+  /** How often virt-handler reads a running migration's job stats for its metrics (KubeVirt: 5 s). */
   progressIntervalMs: number;
   /** TCP + TLS handshake timeout of the sync controller's dial. */
   syncDialTimeoutMs: number;

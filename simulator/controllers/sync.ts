@@ -5,12 +5,14 @@
  * CA sync really decides whether the handshake works. After the handshake the source streams the VM's
  * memory and disk bytes (scaled down by `byteScale`) at the migration bandwidth, iterating pre-copy
  * rounds while the guest dirties memory; KubeVirt's progress and completion timeouts abort a transfer
- * that cannot converge. Failures to connect never fail the migration: they are written to the VMI as
+ * that cannot converge. Progress is not written to the API (KubeVirt has no such field): it is kept as
+ * libvirt-like job stats for the virt-handler metrics endpoint. Failures to connect never fail the migration: they are written to the VMI as
  * DecentralizedLiveMigrationFailure and retried with backoff, forever, as KubeVirt does.
  */
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { MigrationJobs } from '../metrics/migration-jobs.js';
 import type { SimNetwork } from '../network.js';
 import { splitBundle } from '../pki.js';
 import type { LeafCert } from '../pki.js';
@@ -48,6 +50,8 @@ export interface SyncControllerOptions {
   port?: number;
   /** One real byte on the wire stands for this many bytes of guest state. */
   byteScale: number;
+  /** Where the source side keeps its transfers' job stats (guest bytes), for virt-handler's metrics. */
+  jobs: MigrationJobs;
 }
 
 const GiB = 1024 ** 3;
@@ -495,7 +499,8 @@ export class SyncController {
     });
     writeJson(socket, { t: 'start', startTimestamp });
 
-    const outcome = await this.transfer(vmim, socket, box, wire, cfg);
+    // libvirt's job info exists while the job runs: completed, failed or aborted, its stats are gone.
+    const outcome = await this.transfer(vmim, socket, box, wire, cfg).finally(() => this.opts.jobs.end(ns, vmiName, vmim.metadata.uid!));
     if (outcome.kind === 'cancelled') return cancel();
     if (outcome.kind === 'peer-cancelled') return this.cancelledByPeer(vmim);
     if (outcome.kind === 'failed') return fail(outcome.reason);
@@ -553,26 +558,30 @@ export class SyncController {
     let iterationLeft = total;
     let dirty = 0;
     let processed = 0;
-    let iteration = 1;
     let lowest = Infinity;
     let lastLow = start;
-    let lastReport = 0;
     let owed = 0;
     let last = start;
-    const report = (remaining: number) =>
-      this.updateVMIStatus(ns, vmiName, (s) => {
-        s.migrationState = {
-          ...(s.migrationState as Msg),
-          transferStatus: {
-            dataTotalBytes: Math.round(total),
-            dataProcessedBytes: Math.round(processed),
-            dataRemainingBytes: Math.round(remaining),
-            iteration,
-            memoryTransferRateBytes: Math.round(bw),
-            dirtyMemoryRateBytes: Math.round(dirtyRate),
-          },
-        };
-      }).catch(() => {});
+    // virt-handler reads libvirt's job info periodically; the transfer rate is what moved since the last read.
+    const node = String(getPath(vmi, 'status.nodeName') ?? `${this.ctx.cluster}-node-1`);
+    let sampled = { at: 0, processed: 0 };
+    const sample = (t: number, remaining: number) => {
+      const seconds = (t - (sampled.at || start)) / 1000;
+      const rate = seconds > 0 ? (processed - sampled.processed) / seconds : 0;
+      sampled = { at: t, processed };
+      this.opts.jobs.update({
+        namespace: ns,
+        name: vmiName,
+        node,
+        migrationUid: vmim.metadata.uid!,
+        dataTotalBytes: total,
+        dataProcessedBytes: processed,
+        dataRemainingBytes: remaining,
+        memDirtyRateBytes: dirtyRate,
+        memoryTransferRateBytes: rate,
+        sampledAt: t,
+      });
+    };
 
     const timedOut = (t: number): { kind: 'failed'; reason: string } | undefined => {
       if (t - lastLow > cfg.progressTimeoutSeconds * 1000) {
@@ -609,9 +618,12 @@ export class SyncController {
           if (!this.sourceActive(vmim)) return { kind: 'cancelled' };
           const lost = box.closed as Error | undefined;
           if (lost) return { kind: 'failed', reason: `migration connection lost: ${lost.message}` };
-          const stuck = timedOut(Date.now());
+          const now = Date.now();
+          const stuck = timedOut(now);
           if (stuck) return stuck;
-          last = Date.now();
+          // Stalled, libvirt still answers: nothing moved, so the transfer rate drops to zero.
+          if (now - sampled.at >= this.ctx.timing.progressIntervalMs) sample(now, iterationLeft + dirty);
+          last = now;
         }
       }
       iterationLeft -= send;
@@ -623,10 +635,8 @@ export class SyncController {
           const rest = Math.ceil((dirty + owed * this.opts.byteScale) / this.opts.byteScale);
           if (rest > 0) writeData(socket, Buffer.alloc(rest));
           processed += dirty;
-          await report(0);
           return { kind: 'completed' };
         }
-        iteration++;
         iterationLeft = dirty;
         dirty = 0;
       }
@@ -637,10 +647,7 @@ export class SyncController {
       }
       const stuck = timedOut(t);
       if (stuck) return stuck;
-      if (t - lastReport >= this.ctx.timing.progressIntervalMs) {
-        lastReport = t;
-        void report(remaining);
-      }
+      if (processed > 0 && t - sampled.at >= this.ctx.timing.progressIntervalMs) sample(t, remaining);
     }
   }
 

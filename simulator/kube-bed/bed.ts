@@ -13,6 +13,7 @@ import type { SimTiming } from '../controllers/context.js';
 import { getPath, KUBEVIRT_CR, KUBEVIRT_NAMESPACE, runStrategyOf } from '../controllers/kubevirt.js';
 import { DEFAULT_FIXTURES, fixturesFor } from '../fixtures.js';
 import { kubeconfigYaml } from '../kubeconfig.js';
+import type { VirtHandlerMetricsEndpoints } from '../metrics/endpoints.js';
 import { SimNetwork } from '../network.js';
 import { objectPath } from './admin-api.js';
 import { type Identity, KubeCluster } from './cluster.js';
@@ -112,6 +113,11 @@ export class KubeBed {
       async () => (await ready(this.source)) && (await ready(this.destination)),
       timeoutMs,
     );
+  }
+
+  /** Per cluster, where virt-handler's metrics are served and the CA file to trust it with. */
+  get virtHandlerMetrics(): VirtHandlerMetricsEndpoints {
+    return { source: this.source.virtHandlerMetrics, destination: this.destination.virtHandlerMetrics };
   }
 
   /** Cut or heal the network between the two clusters' synchronization endpoints. */

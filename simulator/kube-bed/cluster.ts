@@ -12,6 +12,7 @@ import type { KubeObject } from '../apiserver/object.js';
 import { startKubevirtComponents, syncControl, type KubevirtComponents } from '../components.js';
 import type { SimTiming } from '../controllers/context.js';
 import { namespacesFirst } from '../fixtures.js';
+import { publishEndpoint, type VirtHandlerMetricsEndpoint } from '../metrics/endpoints.js';
 import { kubeConfigFor, type ClusterEndpoint } from '../kubeconfig.js';
 import type { SimNetwork } from '../network.js';
 import { createCA, issue, type CertAuthority } from '../pki.js';
@@ -57,6 +58,8 @@ export class KubeCluster {
     readonly components: KubevirtComponents,
     readonly proxy: FaultProxy,
     private readonly tokens: Record<Identity, string>,
+    /** Where virt-handler's metrics are served, and the CA file (in the cluster's dir) to trust it with. */
+    readonly virtHandlerMetrics: VirtHandlerMetricsEndpoint,
   ) {}
 
   static async start(name: string, opts: KubeClusterOptions): Promise<KubeCluster> {
@@ -103,7 +106,8 @@ export class KubeCluster {
         ]),
       });
       proxy.registerControl('sync-controller', (method, body) => syncControl(components.sync, method, body));
-      return new KubeCluster(name, cp, admin, kubevirtCA, webhooks, components, proxy, { ferry: ferryToken, admin: cp.adminToken });
+      const metrics = publishEndpoint(opts.dir, name, components.metrics.url, components.metrics.caPem);
+      return new KubeCluster(name, cp, admin, kubevirtCA, webhooks, components, proxy, { ferry: ferryToken, admin: cp.adminToken }, metrics);
     } catch (e) {
       for (const stop of stopped.reverse()) await stop().catch(() => {});
       throw e;

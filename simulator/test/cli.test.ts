@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { Simulator } from '../sim.js';
+import { scrapeMetrics } from '../testing/metrics.js';
 import { apiError, clients, startSim } from '../testing/sim.js';
 
 const BIN = fileURLToPath(new URL('../bin/ferry-sim.js', import.meta.url));
@@ -116,7 +117,7 @@ describe('ferry-sim', () => {
     assert.match(unknown.stderr, /unknown command "explode"/);
   });
 
-  it('runs the simulator in the foreground, writes its kubeconfig, answers controls, and stops on Ctrl-C (exit 0)', async () => {
+  it('runs the simulator in the foreground, writes its kubeconfig and virt-handler-metrics.json, answers controls, and stops on Ctrl-C (exit 0)', async () => {
     const file = join(tmp, 'own-sim', 'kubeconfig');
     const own = startSimCli(['--kubeconfig', file, '--', '--no-fixtures']);
     await own.waitFor(/Ctrl-C stops both clusters/, 60_000);
@@ -126,6 +127,15 @@ describe('ferry-sim', () => {
       kc.contexts.map((c) => c.name),
       ['source', 'destination'],
     );
+    // Beside the kubeconfig: each cluster's virt-handler metrics endpoint, printed too, and scrapeable.
+    const endpoints = JSON.parse(readFileSync(join(tmp, 'own-sim', 'virt-handler-metrics.json'), 'utf8')) as Record<string, { url: string; caFile: string }>;
+    assert.deepEqual(Object.keys(endpoints), ['source', 'destination']);
+    for (const [name, e] of Object.entries(endpoints)) {
+      assert.ok(own.out().includes(`virt-handler metrics ${e.url}`), `${name}'s metrics URL not printed`);
+      assert.equal(e.caFile, join(tmp, 'own-sim', `${name}-virt-handler-ca.pem`));
+      const scrape = await scrapeMetrics(e);
+      assert.equal(scrape.status, 200);
+    }
     const on = await ferrySim('partition', 'on', '--kubeconfig', file);
     assert.equal(on.code, 0, on.stderr);
     assert.deepEqual(JSON.parse(on.stdout), { partitioned: true });

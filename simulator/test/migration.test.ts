@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { Simulator } from '../sim.js';
 import { blockedMessage, createSourceVMIM, createTargetVMIM, prepareReceiver, syncCAs, vmimPhase } from '../testing/hand-migration.js';
+import { scrapeMetrics, vmiSample, type ParsedSample, type Scrape } from '../testing/metrics.js';
 import { clients, eventually, kubevirt, path, startSim } from '../testing/sim.js';
 
 let sim: Simulator | undefined;
@@ -26,9 +27,37 @@ async function setMigrationConfig(s: Simulator, cluster: 'source' | 'destination
   await c.custom.replaceNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: 'kubevirt', plural: 'kubevirts', name: 'kubevirt', body: { ...kv, spec } });
 }
 
-async function transferStatus(s: Simulator, name: string) {
-  const vmi = await kubevirt(clients(s, 'source')).tryGet('virtualmachineinstances', 'demo', name);
-  return path<{ dataProcessedBytes: number; dataTotalBytes: number }>(vmi, 'status.migrationState.transferStatus');
+const PROCESSED = 'kubevirt_vmi_migration_data_processed_bytes';
+const REMAINING = 'kubevirt_vmi_migration_data_remaining_bytes';
+const TOTAL = 'kubevirt_vmi_migration_data_bytes_total';
+const DIRTY_RATE = 'kubevirt_vmi_migration_dirty_memory_rate_bytes';
+const TRANSFER_RATE = 'kubevirt_vmi_migration_memory_transfer_rate_bytes';
+const FAMILIES = [TOTAL, PROCESSED, REMAINING, DIRTY_RATE, TRANSFER_RATE];
+
+/** What the source cluster's virt-handler reports for VMI demo/`name`: one value per family, or undefined. */
+async function migrationMetrics(s: Simulator, name: string): Promise<Record<string, ParsedSample> | undefined> {
+  const scrape = await scrapeMetrics(s.virtHandlerMetrics.source);
+  const samples = FAMILIES.map((f) => [f, vmiSample(scrape, f, 'demo', name)] as const);
+  if (samples.some(([, v]) => !v)) return undefined;
+  return Object.fromEntries(samples) as Record<string, ParsedSample>;
+}
+
+const processedBytes = async (s: Simulator, name: string) => (await migrationMetrics(s, name))?.[PROCESSED]?.value;
+
+/** Scrape both clusters' endpoints every `everyMs` until `done()`; returns every scrape of the source. */
+async function scrapeUntil(s: Simulator, done: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<{ source: Scrape[]; destination: Scrape[] }> {
+  const seen = { source: [] as Scrape[], destination: [] as Scrape[] };
+  await eventually(
+    'the migration to end',
+    async () => {
+      seen.source.push(await scrapeMetrics(s.virtHandlerMetrics.source));
+      seen.destination.push(await scrapeMetrics(s.virtHandlerMetrics.destination));
+      return done();
+    },
+    timeoutMs,
+    everyMs,
+  );
+  return seen;
 }
 
 describe('decentralized live migration in the simulator', () => {
@@ -82,6 +111,69 @@ describe('decentralized live migration in the simulator', () => {
     assert.deepEqual(phases, ['WaitingForSync', 'Pending', 'Scheduling', 'Scheduled', 'PreparingTarget', 'TargetReady', 'Running', 'Succeeded']);
   });
 
+  it("publishes progress only as virt-handler's migration metrics, from first byte to completion", async () => {
+    sim = await startSim();
+    const s = sim;
+    await syncCAs(s);
+    // cache-01: 2 GiB memory + 5 GiB disk at 2 GiB/s, about 3.5 s of transfer; it converges.
+    await setMigrationConfig(s, 'destination', { bandwidthPerMigration: '2Gi' });
+    const idle = await scrapeMetrics(s.virtHandlerMetrics.source);
+    assert.equal(idle.status, 200);
+    assert.equal(idle.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+    for (const f of FAMILIES) assert.equal(idle.families.has(f), false, `${f} before any migration`);
+    await prepareReceiver(s, 'cache-01');
+    const address = await createTargetVMIM(s, 'cache-01', 'mig-metrics');
+    await createSourceVMIM(s, 'cache-01', 'mig-metrics', address);
+    // The source VMI as it was mid-transfer (it is gone once the migration succeeded).
+    let sourceVMI: Awaited<ReturnType<typeof src.tryGet>>;
+    const src = kubevirt(clients(s, 'source'));
+    const scrapes = await scrapeUntil(
+      s,
+      async () => {
+        const vmi = await src.tryGet('virtualmachineinstances', 'demo', 'cache-01');
+        if (path(vmi, 'status.migrationState.startTimestamp') && !path(vmi, 'status.migrationState.completed')) sourceVMI = vmi;
+        return (await vmimPhase(s, 'source', 'demo', 'cache-01-source')) === 'Succeeded';
+      },
+      20_000,
+    );
+
+    const seen = scrapes.source.map((x) => Object.fromEntries(FAMILIES.map((f) => [f, vmiSample(x, f, 'demo', 'cache-01')]))).filter((m) => m[PROCESSED]);
+    assert.ok(seen.length >= 5, `only ${seen.length} scrapes saw the transfer`);
+    assert.ok(sourceVMI, 'never saw the source VMI mid-transfer');
+    // KubeVirt's migrationState has no byte counters, and neither has the simulator's.
+    assert.doesNotMatch(JSON.stringify(path(sourceVMI, 'status.migrationState')), /bytes|transfer/i, 'progress written into the VMI status');
+    const first = seen[0]!;
+    for (const f of FAMILIES) {
+      const family = scrapes.source.find((x) => x.families.get(f)?.samples.length)!.families.get(f)!;
+      assert.equal(family.type, f === TOTAL ? 'counter' : 'gauge', `${f} TYPE`);
+      assert.ok(family.help && family.help.length > 10, `${f} HELP`);
+      assert.deepEqual(first[f]!.labels, { namespace: 'demo', name: 'cache-01', node: path(sourceVMI, 'status.nodeName') });
+      assert.ok(first[f]!.timestampMs! > Date.now() - 60_000, `${f} has no collection timestamp`);
+    }
+    assert.equal(first[TOTAL]!.value, 7 * GiB);
+    // Distinct collections (new timestamps): processed grows, remaining shrinks, both add up to the total.
+    const distinct = seen.filter((m, i) => i === 0 || m[PROCESSED]!.timestampMs !== seen[i - 1]![PROCESSED]!.timestampMs);
+    assert.ok(distinct.length >= 4, `only ${distinct.length} distinct collections`);
+    for (let i = 1; i < distinct.length; i++) {
+      assert.ok(distinct[i]![PROCESSED]!.value > distinct[i - 1]![PROCESSED]!.value, 'processed bytes did not grow');
+      assert.ok(distinct[i]![REMAINING]!.value < distinct[i - 1]![REMAINING]!.value, 'remaining bytes did not shrink');
+    }
+    // cache-01's guest dirties 64 MiB/s (fixture annotation): re-sent pages make remaining exceed total - processed.
+    for (const m of distinct) {
+      assert.equal(m[DIRTY_RATE]!.value, 64 * 1024 ** 2);
+      const extra = m[PROCESSED]!.value + m[REMAINING]!.value - 7 * GiB;
+      assert.ok(extra >= -1 && extra <= 2 * GiB, `processed ${m[PROCESSED]!.value} + remaining ${m[REMAINING]!.value} vs total ${7 * GiB}`);
+    }
+    for (const m of distinct.slice(1)) assert.ok(m[TRANSFER_RATE]!.value > 1 * GiB && m[TRANSFER_RATE]!.value < 3 * GiB, `transfer rate ${m[TRANSFER_RATE]!.value} B/s at 2 GiB/s`);
+    // Only the sending node reports; after completion the job is gone.
+    assert.ok(
+      scrapes.destination.every((x) => !vmiSample(x, PROCESSED, 'demo', 'cache-01')),
+      'the target cluster reported the migration',
+    );
+    const after = await scrapeMetrics(s.virtHandlerMetrics.source);
+    for (const f of FAMILIES) assert.equal(vmiSample(after, f, 'demo', 'cache-01'), undefined, `${f} left after completion`);
+  });
+
   it('blocks with the TLS error while the CAs are not synced, and proceeds once they are', async () => {
     sim = await startSim();
     const s = sim;
@@ -125,14 +217,16 @@ describe('decentralized live migration in the simulator', () => {
     await prepareReceiver(s, 'db-01');
     const address = await createTargetVMIM(s, 'db-01', 'mig-stall');
     await createSourceVMIM(s, 'db-01', 'mig-stall', address);
-    await eventually('transfer under way', async () => ((await transferStatus(s, 'db-01'))?.dataProcessedBytes ?? 0) > 2 * GiB, 20_000);
+    await eventually('transfer under way', async () => ((await processedBytes(s, 'db-01')) ?? 0) > 2 * GiB, 20_000);
     await s.partition(true);
     await new Promise((r) => setTimeout(r, 1500));
-    const frozen = (await transferStatus(s, 'db-01'))!.dataProcessedBytes;
+    const frozen = (await processedBytes(s, 'db-01'))!;
     await new Promise((r) => setTimeout(r, 2000));
-    const later = (await transferStatus(s, 'db-01'))!.dataProcessedBytes;
+    const stalled = (await migrationMetrics(s, 'db-01'))!;
+    const later = stalled[PROCESSED]!.value;
     // Socket buffers let a little more through after the cut; then nothing moves.
     assert.ok(later - frozen < 0.5 * GiB, `transfer kept moving during the partition: ${frozen} -> ${later}`);
+    assert.ok(stalled[TRANSFER_RATE]!.value < 0.1 * GiB, `transfer rate during the partition: ${stalled[TRANSFER_RATE]!.value} B/s`);
     assert.equal(await vmimPhase(s, 'source', 'demo', 'db-01-source'), 'Running');
     await s.partition(false);
     await eventually('migration completes after healing', async () => (await vmimPhase(s, 'destination', 'demo', 'db-01-target')) === 'Succeeded', 30_000);
@@ -158,11 +252,21 @@ describe('decentralized live migration in the simulator', () => {
     await prepareReceiver(s, 'web-01');
     const address = await createTargetVMIM(s, 'web-01', 'mig-dirty');
     await createSourceVMIM(s, 'web-01', 'mig-dirty', address);
-    await eventually(
-      'both VMIMs Failed',
+    const scrapes = await scrapeUntil(
+      s,
       async () => (await vmimPhase(s, 'source', 'demo', 'web-01-source')) === 'Failed' && (await vmimPhase(s, 'destination', 'demo', 'web-01-target')) === 'Failed',
       30_000,
+      200,
     );
+    // virt-handler showed why: the guest dirties memory faster than the migration sends it.
+    const during = scrapes.source.map((x) => [vmiSample(x, DIRTY_RATE, 'demo', 'web-01'), vmiSample(x, TRANSFER_RATE, 'demo', 'web-01')] as const).filter(([d, t]) => d && t);
+    assert.ok(during.length >= 3, `only ${during.length} scrapes saw the transfer`);
+    for (const [dirty, rate] of during.slice(1)) {
+      assert.equal(dirty!.value, 2 * GiB);
+      assert.ok(dirty!.value >= rate!.value, `dirty rate ${dirty!.value} B/s below the transfer rate ${rate!.value} B/s`);
+      assert.ok(rate!.value > 0.5 * GiB && rate!.value < 1.5 * GiB, `transfer rate ${rate!.value} B/s, bandwidth 1 GiB/s`);
+    }
+    assert.equal(vmiSample(await scrapeMetrics(s.virtHandlerMetrics.source), PROCESSED, 'demo', 'web-01'), undefined, 'samples left after the migration failed');
     const sourceVMIM = await kubevirt(src).get('virtualmachineinstancemigrations', 'demo', 'web-01-source');
     assert.match(String(path(sourceVMIM, 'status.migrationState.failureReason')), /Live migration stuck for 2 sec and has been aborted/);
     const sourceVMI = await kubevirt(src).get('virtualmachineinstances', 'demo', 'web-01');

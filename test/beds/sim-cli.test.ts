@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { parse as parseYaml, stringify } from 'yaml';
 import { FERRY_USER } from '../../simulator/kube-bed/cluster.js';
+import { scrapeMetrics } from '../../simulator/testing/metrics.js';
 import { REPO_ROOT } from '../../tools/temporal-cli.js';
 
 const KUBECTL = '/usr/bin/kubectl';
@@ -111,6 +112,18 @@ describe('npm run sim -- --bed kube', () => {
     assert.match(stdout, /sync 127\.0\.0\.1:\d+/);
     assert.ok(stdout.includes(join(bedDir, 'source')), 'the output names the log folder');
     assert.ok(stdout.includes(`--kubeconfig ${kubeconfig} --context source version`));
+  });
+
+  it("writes virt-handler-metrics.json beside the kubeconfig: each cluster's virt-handler metrics endpoint answers over HTTPS", async () => {
+    const endpoints = JSON.parse(readFileSync(join(tmp, 'virt-handler-metrics.json'), 'utf8')) as Record<string, { url: string; caFile: string }>;
+    assert.deepEqual(Object.keys(endpoints), ['source', 'destination']);
+    for (const [name, e] of Object.entries(endpoints)) {
+      assert.ok(stdout.includes(`virt-handler metrics ${e.url}`), `the output names ${name}'s metrics endpoint`);
+      assert.ok(e.caFile.startsWith(join(bedDir, name)), `${name}'s CA file ${e.caFile} is in its bed folder`);
+      const scrape = await scrapeMetrics(e);
+      assert.equal(scrape.status, 200);
+      assert.equal(scrape.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+    }
   });
 
   it("kubectl: the real kube-apiserver, KubeVirt's own VMIM CRD, and ferry's RBAC", async (t) => {
