@@ -15,12 +15,15 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Simulator } from '../simulator/sim.js';
+import { progressSources } from '../workers/progress-config.js';
+import { startPrometheus } from './prometheus/server.js';
 import { KubeconfigRegistry } from '../workers/clusters.js';
 import { createFerryWorker } from '../workers/worker.js';
 import { type MigrationInput, migrationInputSchema, type MigrationResult, type MigrationStatus, migrationWorkflowId, TASK_QUEUE } from '../workflows/contract.js';
 import { staticDetails, staticSummary } from '../workflows/details.js';
-import { percentCopied } from '../workflows/progress.js';
+import { progressText } from '../workflows/progress.js';
 import { errorMessage } from '../workflows/errors.js';
 import { retryUpdate, statusQuery } from '../workflows/messages.js';
 import { isTerminal } from '../workflows/phases.js';
@@ -73,11 +76,11 @@ async function follow(handle: WorkflowHandle, vm: string): Promise<MigrationStat
     const s = await handle.query(statusQuery).catch(() => undefined);
     if (s) {
       final = s;
-      const copied = percentCopied(s.observed?.progress);
-      const key = `${s.phase}/${s.attempt}`;
+      const progress = s.phase === 'Synchronizing' && s.observed?.progress;
+      const key = `${s.phase}/${s.attempt}/${progress ? progress.processedBytes : ''}`;
       if (key !== last) {
         last = key;
-        const pct = copied !== undefined ? ` ${copied}%` : '';
+        const pct = progress ? `: ${progressText(progress)}` : '';
         if (s.phase === 'Stalled') say(red(`${vm}: Stalled in ${s.stall?.phase}: ${s.stall?.diagnosis}`));
         else
           say(
@@ -118,12 +121,31 @@ async function main(): Promise<number> {
     sim.writeKubeconfig(kubeconfigFile);
     say(`simulated clusters "source" and "destination" are up (kubeconfig ${relative(process.cwd(), kubeconfigFile)})`);
 
+    // Progress as a real cluster offers it: virt-handler's metrics, scraped by a real Prometheus, read
+    // by the worker through an HTTPS endpoint that wants a bearer token (docs/progress.md).
+    const prometheus = await startPrometheus({
+      targets: (['source', 'destination'] as const).map((cluster) => ({
+        job: 'kubevirt-virt-handler',
+        url: sim.virtHandlerMetrics[cluster].url,
+        caFile: sim.virtHandlerMetrics[cluster].caFile,
+        labels: { cluster },
+      })),
+      log: (l) => say(l),
+    });
+    stops.push(() => prometheus.stop());
+    const progressDir = join(REPO_ROOT, '.state', 'demo', 'progress');
+    mkdirSync(progressDir, { recursive: true });
+    writeFileSync(join(progressDir, 'token'), prometheus.token, { mode: 0o600 });
+    const endpoint = (cluster: string) => ({ url: prometheus.queryUrl, caFile: prometheus.caFile, tokenFile: join(progressDir, 'token'), labels: { cluster } });
+    const progress = progressSources({ clusters: { source: endpoint('source'), destination: endpoint('destination') } }, ['source', 'destination']);
+    say(`Prometheus ${prometheus.version} scrapes both clusters' virt-handler metrics (${prometheus.url}); the worker reads progress from ${prometheus.queryUrl}`);
+
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigFile);
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     const connection = await Connection.connect({ address: server.address });
-    const worker: Worker = await createFerryWorker({ connection: nativeConnection, client: connection, namespace: 'default', clusters: new KubeconfigRegistry(kc) });
+    const worker: Worker = await createFerryWorker({ connection: nativeConnection, client: connection, namespace: 'default', clusters: new KubeconfigRegistry(kc), progress });
     const workerRun = worker.run();
     stops.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -201,6 +223,7 @@ ${bold('Explore')}
   Temporal CLI:    ${cli} workflow list --address ${server.address} --query "WorkflowType = 'migrateVm'"
                    ${cli} workflow describe --address ${server.address} -w migration/source/demo/db-01
   kubectl:         kubectl --kubeconfig ${relative(process.cwd(), kubeconfigFile)} --context destination get vm,vmi -n demo
+  Prometheus:      curl -s '${prometheus.url}/api/v1/query?query=kubevirt_vmi_migration_data_remaining_bytes'   (KubeVirt's progress metrics, while a migration runs)
   faults:          npm run sim:control -- --kubeconfig ${relative(process.cwd(), kubeconfigFile)} partition on`);
 
     if (flags.exit) {
