@@ -6,8 +6,9 @@
  * memory and disk bytes (scaled down by `byteScale`) at the migration bandwidth, iterating pre-copy
  * rounds while the guest dirties memory; KubeVirt's progress and completion timeouts abort a transfer
  * that cannot converge. Progress is not written to the API (KubeVirt has no such field): it is kept as
- * libvirt-like job stats for the virt-handler metrics endpoint. Failures to connect never fail the migration: they are written to the VMI as
- * DecentralizedLiveMigrationFailure and retried with backoff, forever, as KubeVirt does.
+ * libvirt-like job stats for the virt-handler metrics endpoint. Failures to connect never fail the
+ * migration: they are written to the VMI as DecentralizedLiveMigrationFailure and retried with
+ * backoff, forever, as KubeVirt does.
  */
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
@@ -605,6 +606,9 @@ export class SyncController {
       if (box.closed) return { kind: 'failed', reason: `migration connection lost: ${box.closed.message}` };
 
       const send = Math.min(bw * dt, iterationLeft);
+      // Handed to the socket counts as processed, as libvirt counts what it wrote.
+      iterationLeft -= send;
+      processed += send;
       owed += send / this.opts.byteScale;
       const realBytes = Math.floor(owed);
       if (realBytes > 0) {
@@ -626,8 +630,6 @@ export class SyncController {
           last = now;
         }
       }
-      iterationLeft -= send;
-      processed += send;
       dirty = Math.min(memory, dirty + dirtyRate * dt);
       if (iterationLeft <= 0) {
         if (dirty <= downtimeBytes) {

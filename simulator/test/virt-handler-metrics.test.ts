@@ -4,21 +4,18 @@
  * publishes it. What it reports during migrations is in migration.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
-import { afterEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { publishEndpoint } from '../metrics/endpoints.js';
 import { EXPOSITION_CONTENT_TYPE, renderExposition } from '../metrics/exposition.js';
 import { MigrationJobs } from '../metrics/migration-jobs.js';
+import { VirtHandlerMetricsServer } from '../metrics/server.js';
 import { migrationFamilies } from '../metrics/virt-handler.js';
-import type { Simulator } from '../sim.js';
+import { createCA } from '../pki.js';
 import { parseExposition, scrapeMetrics } from '../testing/metrics.js';
-import { startSim } from '../testing/sim.js';
-
-let sim: Simulator | undefined;
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-});
 
 const job = {
   namespace: 'demo',
@@ -90,28 +87,33 @@ describe('virt-handler metrics endpoint', () => {
   });
 
   it('serves GET /metrics over HTTPS trusted through the published CA file only, with the right Content-Type', async () => {
-    sim = await startSim();
-    const { url, caFile } = sim.virtHandlerMetrics.source;
-    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/metrics$/);
-    assert.notEqual(url, sim.virtHandlerMetrics.destination.url);
-    const ca = readFileSync(caFile, 'utf8');
-    assert.equal(ca, sim.source.kubevirtCA.certPem, 'the CA file is the cluster KubeVirt CA');
-    const scrape = await scrapeMetrics(sim.virtHandlerMetrics.source);
-    assert.equal(scrape.status, 200);
-    assert.equal(scrape.headers['content-type'], EXPOSITION_CONTENT_TYPE);
-    assert.equal((await request(url, { ca, method: 'HEAD' })).status, 200);
-    // Another cluster's CA (or none) does not verify it.
-    await assert.rejects(request(url, { ca: readFileSync(sim.virtHandlerMetrics.destination.caFile, 'utf8') }), /self[- ]signed|unable to verify|certificate/i);
-    await assert.rejects(request(url, {}), /self[- ]signed|unable to verify|certificate/i);
-    const other = await request(url, { ca, path: '/healthz' });
-    assert.equal(other.status, 404);
-    assert.match(other.body, /serves \/metrics/);
-    const post = await request(url, { ca, method: 'POST' });
-    assert.equal(post.status, 405);
-    assert.match(post.body, /use GET/);
-    const stateDir = sim.stateDir;
-    await sim.stop();
-    sim = undefined;
-    assert.throws(() => readFileSync(caFile), /ENOENT/, `the temporary state dir ${stateDir} stayed`);
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-vh-metrics-'));
+    const [ca, otherCA] = await Promise.all([createCA('source-kubevirt-ca'), createCA('destination-kubevirt-ca')]);
+    const jobs = new MigrationJobs();
+    const server = await VirtHandlerMetricsServer.start({ kubevirtCA: ca, jobs });
+    try {
+      const endpoint = publishEndpoint(dir, 'source', server.url, server.caPem);
+      assert.match(endpoint.url, /^https:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      assert.equal(endpoint.caFile, join(dir, 'source-virt-handler-ca.pem'));
+      assert.equal(readFileSync(endpoint.caFile, 'utf8'), ca.certPem);
+      jobs.update(job);
+      const scrape = await scrapeMetrics(endpoint);
+      assert.equal(scrape.status, 200);
+      assert.equal(scrape.headers['content-type'], EXPOSITION_CONTENT_TYPE);
+      assert.equal(scrape.families.get('kubevirt_vmi_migration_data_bytes_total')?.samples[0]?.value, 100);
+      assert.equal((await request(server.url, { ca: ca.certPem, method: 'HEAD' })).status, 200);
+      // Another cluster's CA (or none) does not verify it.
+      await assert.rejects(request(server.url, { ca: otherCA.certPem }), /self[- ]signed|unable to verify|certificate/i);
+      await assert.rejects(request(server.url, {}), /self[- ]signed|unable to verify|certificate/i);
+      const other = await request(server.url, { ca: ca.certPem, path: '/healthz' });
+      assert.equal(other.status, 404);
+      assert.match(other.body, /serves \/metrics/);
+      const post = await request(server.url, { ca: ca.certPem, method: 'POST' });
+      assert.equal(post.status, 405);
+      assert.match(post.body, /use GET/);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
