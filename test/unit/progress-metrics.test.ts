@@ -92,6 +92,7 @@ describe('the query endpoint', () => {
     const sent = new URL(req.url!, 'http://x');
     assert.equal(sent.pathname, '/prefix/api/v1/query');
     assert.equal(sent.searchParams.get('query'), progressQuery('demo', 'web-01', { cluster: 'source' }));
+    assert.equal(sent.searchParams.get('lookback_delta'), '30s', 'a finished transfer must not look current for 5 minutes');
     assert.equal(req.headers.authorization, 'Bearer s3cret');
   });
 
