@@ -71,8 +71,12 @@ export async function ensurePrometheusBinaries(opts: { log?: Log; dir?: string }
   await goInstall(tmp, log);
   if (!answersVersion(join(tmp, 'prometheus'), PROMETHEUS_VERSION))
     throw new Error(`go install built ${join(tmp, 'prometheus')} but it does not answer --version with ${PROMETHEUS_VERSION}`);
-  rmSync(target, { recursive: true, force: true }); // a stale or broken earlier build
-  renameSync(tmp, target);
+  if (findPrometheusBinaries(target)) {
+    rmSync(tmp, { recursive: true, force: true }); // another process's build finished first
+  } else {
+    rmSync(target, { recursive: true, force: true }); // a stale or broken earlier build
+    renameSync(tmp, target);
+  }
   log(`Prometheus ${PROMETHEUS_VERSION} and promtool built into ${target} in ${Math.round((Date.now() - started) / 1000)} s`);
   return binariesIn(target, PROMETHEUS_VERSION);
 }
