@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import { KubeconfigRegistry } from './clusters.js';
+import { ferryCodec } from './codec/data-converter.js';
 import { healthFromEnvironment } from './health.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { connectionError, describeTls } from './temporal-connection.js';
@@ -11,6 +12,8 @@ import { createFerryWorker } from './worker.js';
 
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const clusters = KubeconfigRegistry.fromEnvironment();
+// Payload encryption: bad key configuration stops the worker here, before it polls (docs/encryption.md).
+const codec = ferryCodec();
 const connection = await NativeConnection.connect(connectionOptions).catch(async (e: unknown) => {
   throw await connectionError(connectionOptions, e);
 });
@@ -21,10 +24,18 @@ const client = await Connection.connect(connectionOptions as Parameters<typeof C
 if (!(await searchAttributesReady({ connection: client, namespace, address: connectionOptions.address }))) process.exit(EXIT_NOT_READY);
 const cached = process.env.FERRY_MAX_CACHED_WORKFLOWS;
 if (cached !== undefined && !/^\d+$/.test(cached)) throw new Error(`FERRY_MAX_CACHED_WORKFLOWS must be a whole number (got "${cached}")`);
-const worker = await createFerryWorker({ connection, client, namespace, clusters, ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}) });
+const worker = await createFerryWorker({
+  connection,
+  client,
+  namespace,
+  clusters,
+  dataConverter: codec.dataConverter,
+  ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}),
+});
 console.log(
   `ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} (${describeTls(connectionOptions)}) namespace ${namespace}, task queue ferry; clusters: ${clusters.describe()}`,
 );
+console.log(`ferry worker: ${codec.description}`);
 const health = await healthFromEnvironment(() => worker.getStatus());
 if (health) console.log(`ferry worker: health on ${health.url}/readyz and /livez`);
 // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities get the grace time.
