@@ -76,6 +76,7 @@ ${lines.join('\n')}
 
 ${CONNECTION_HELP}
   (migrate, status, list, watch, retry, cancel, extend, plan talk to Temporal; the worker reaches the clusters)
+  FERRY_CODEC_KEYS      payload encryption keys, when the workers encrypt (docs/encryption.md)
 
 ${KUBECONFIG_HELP}
   (validate and plan validate read the clusters themselves)

@@ -4,7 +4,7 @@ import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import { KubeconfigRegistry } from './clusters.js';
-import { ferryCodec } from './codec/data-converter.js';
+import { ferryCodecOrExit } from './codec/data-converter.js';
 import { healthFromEnvironment } from './health.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { connectionError, describeTls } from './temporal-connection.js';
@@ -13,7 +13,7 @@ import { createFerryWorker } from './worker.js';
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const clusters = KubeconfigRegistry.fromEnvironment();
 // Payload encryption: bad key configuration stops the worker here, before it polls (docs/encryption.md).
-const codec = ferryCodec();
+const codec = ferryCodecOrExit('ferry worker');
 const connection = await NativeConnection.connect(connectionOptions).catch(async (e: unknown) => {
   throw await connectionError(connectionOptions, e);
 });

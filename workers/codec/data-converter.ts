@@ -5,7 +5,7 @@
  */
 import type { DataConverter } from '@temporalio/common';
 import { EncryptionCodec, NoKeysCodec } from './encryption-codec.js';
-import { codecKeysFromEnvironment, KEYS_ENV } from './keys.js';
+import { CodecConfigError, codecKeysFromEnvironment, KEYS_ENV } from './keys.js';
 
 export interface FerryCodec {
   dataConverter: DataConverter;
@@ -22,4 +22,15 @@ export function ferryCodec(env: NodeJS.ProcessEnv = process.env): FerryCodec {
     description: `payloads encrypted with key ${keys.encryptKeyId} (decrypt: ${[...keys.keys.keys()].join(', ')}; from ${keys.source})`,
     encrypting: true,
   };
+}
+
+/** For entry points: bad key configuration is one line naming the variable and the fix, then exit 2 (no stack trace). */
+export function ferryCodecOrExit(program: string, env: NodeJS.ProcessEnv = process.env): FerryCodec {
+  try {
+    return ferryCodec(env);
+  } catch (e) {
+    if (!(e instanceof CodecConfigError)) throw e;
+    console.error(`${program}: ${e.message}`);
+    process.exit(2);
+  }
 }
