@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { KubeconfigRegistry } from '../workers/clusters.js';
+import { ferryCodec } from '../workers/codec/data-converter.js';
+import { CodecConfigError } from '../workers/codec/keys.js';
 import { connectionError } from '../workers/temporal-connection.js';
 import { FerryPhase } from '../workflows/search-attributes.js';
 import { EXIT, ExitError, UsageError } from './cli.js';
@@ -25,6 +27,15 @@ export interface Connected {
 export async function connect(flags: ConnectionFlags): Promise<Connected> {
   const { connectionOptions, namespace: configured } = loadClientConnectConfig();
   const namespace = flags.namespace ?? configured ?? 'default';
+  // Payload encryption (FERRY_CODEC_KEYS): a bad key setup is a usage error before anything is sent.
+  const codec = (() => {
+    try {
+      return ferryCodec();
+    } catch (e) {
+      if (e instanceof CodecConfigError) throw new UsageError([e.message]);
+      throw e;
+    }
+  })();
   const settings = {
     address: flags.address ?? connectionOptions.address ?? 'localhost:7233',
     tls: connectionOptions.tls,
@@ -35,7 +46,7 @@ export async function connect(flags: ConnectionFlags): Promise<Connected> {
   const connection = await Connection.connect(settings).catch(async (e: unknown) => {
     throw new ExitError(`ferry: ${(await connectionError(settings, e)).message}`, EXIT.failed);
   });
-  return { client: new Client({ connection, namespace }), namespace, close: () => connection.close() };
+  return { client: new Client({ connection, namespace, dataConverter: codec.dataConverter }), namespace, close: () => connection.close() };
 }
 
 /**

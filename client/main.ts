@@ -59,6 +59,11 @@ const commands: Record<string, Command> = {
     summary: 'many VMs as one plan (ferry or Forklift plan file)',
     run: async (argv) => (await import('./commands/plan.js')).plan(argv),
   },
+  'codec-server': {
+    synopsis: '[--listen host:port] [--ui-origin URL]',
+    summary: 'decrypt payloads for the Web UI and the Temporal CLI (FERRY_CODEC_KEYS)',
+    run: async (argv) => (await import('./commands/codec-server.js')).codecServer(argv),
+  },
 };
 
 function help(): string {
@@ -71,6 +76,7 @@ ${lines.join('\n')}
 
 ${CONNECTION_HELP}
   (migrate, status, list, watch, retry, cancel, extend, plan talk to Temporal; the worker reaches the clusters)
+  FERRY_CODEC_KEYS      payload encryption keys, when the workers encrypt (docs/encryption.md)
 
 ${KUBECONFIG_HELP}
   (validate and plan validate read the clusters themselves)

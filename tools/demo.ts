@@ -10,16 +10,19 @@
  * kubectl) until Ctrl-C. With `--exit` it stops after the story and exits 0 only if every migration
  * reached its expected outcome. Everything it started is stopped either way.
  */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { Simulator } from '../simulator/sim.js';
 import { progressSources } from '../workers/progress-config.js';
 import { startPrometheus } from './prometheus/server.js';
 import { KubeconfigRegistry } from '../workers/clusters.js';
+import { ferryCodec } from '../workers/codec/data-converter.js';
+import { startCodecServer } from '../workers/codec/server.js';
 import { createFerryWorker } from '../workers/worker.js';
 import { type MigrationInput, migrationInputSchema, type MigrationResult, type MigrationStatus, migrationWorkflowId, TASK_QUEUE } from '../workflows/contract.js';
 import { staticDetails, staticSummary } from '../workflows/details.js';
@@ -29,15 +32,17 @@ import { retryUpdate, statusQuery } from '../workflows/messages.js';
 import { isTerminal } from '../workflows/phases.js';
 import { type DevServer, ensureTemporalCli, preferredPort, REPO_ROOT, startDevServer } from './temporal-cli.js';
 
-const USAGE = `usage: npm run demo [-- --exit] [--port 7233] [--ui-port 8233]
+const USAGE = `usage: npm run demo [-- --exit] [--port 7233] [--ui-port 8233] [--plaintext]
 
   --exit          run the story, stop everything, exit 0 only if every migration ended as expected
+  --plaintext     no payload encryption (default: a demo key in .state/demo/codec-keys, a codec server for the Web UI)
   --port N        Temporal frontend port (default 7233, or a free one if taken)
   --ui-port N     Temporal Web UI port (default 8233, or a free one if taken)`;
 
 const { values: flags } = parseArgs({
   options: {
     exit: { type: 'boolean', default: false },
+    plaintext: { type: 'boolean', default: false },
     port: { type: 'string', default: '7233' },
     'ui-port': { type: 'string', default: '8233' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -53,6 +58,19 @@ const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const red = (s: string) => (process.stdout.isTTY ? `\x1b[31m${s}\x1b[0m` : s);
 const say = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The demo's payload encryption: one key and a codec-server token under .state/demo/, made once and
+ * reused, so a rerun against the same SQLite file still reads its old histories.
+ */
+function demoSecrets(dir: string): { keysDir: string; token: string } {
+  const keysDir = join(dir, 'codec-keys');
+  const tokenFile = join(dir, 'codec-token');
+  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(join(keysDir, 'demo-1'))) writeFileSync(join(keysDir, 'demo-1'), randomBytes(32).toString('base64'), { mode: 0o600 });
+  if (!existsSync(tokenFile)) writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+  return { keysDir, token: readFileSync(tokenFile, 'utf8').trim() };
+}
 
 /** Demo deadlines: short enough that the stall shows within seconds. */
 const DEMO_OPTIONS = { handshakeTimeout: '8s', pollInterval: '250ms', decisionWindow: '10m' };
@@ -111,9 +129,24 @@ async function main(): Promise<number> {
     say(bold('ferry demo: live-migrating KubeVirt VMs between two (simulated) clusters with Temporal'));
     const cli = await ensureTemporalCli({ log: (l) => say(l) });
     const [port, uiPort] = [await preferredPort(Number(flags.port)), await preferredPort(Number(flags['ui-port']))];
-    const server: DevServer = await startDevServer({ cli, port, uiPort, dbFile: join(REPO_ROOT, '.state', 'demo', 'temporal.sqlite') });
+    // Payload encryption: the codec server must exist before the dev server, whose Web UI points at it.
+    const stateDir = join(REPO_ROOT, '.state', 'demo');
+    const secrets = flags.plaintext ? undefined : demoSecrets(stateDir);
+    const codec = ferryCodec(secrets ? { FERRY_CODEC_KEYS: secrets.keysDir } : {});
+    const codecServer = secrets
+      ? await startCodecServer({ codec: codec.dataConverter.payloadCodecs![0]!, token: secrets.token, uiOrigins: [`http://127.0.0.1:${uiPort}`], uiWithoutToken: true })
+      : undefined;
+    if (codecServer) stops.push(() => codecServer.close());
+    const server: DevServer = await startDevServer({
+      cli,
+      port,
+      uiPort,
+      dbFile: join(stateDir, 'temporal.sqlite'),
+      ...(codecServer ? { uiCodecEndpoint: codecServer.url } : {}),
+    });
     stops.push(() => server.stop());
     say(`Temporal dev server at ${server.address}; Web UI at ${server.uiUrl}`);
+    say(codecServer ? `${codec.description}; codec server for the Web UI at ${codecServer.url}` : codec.description);
 
     const sim = await Simulator.start();
     stops.push(() => sim.stop());
@@ -145,7 +178,14 @@ async function main(): Promise<number> {
     kc.loadFromFile(kubeconfigFile);
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     const connection = await Connection.connect({ address: server.address });
-    const worker: Worker = await createFerryWorker({ connection: nativeConnection, client: connection, namespace: 'default', clusters: new KubeconfigRegistry(kc), progress });
+    const worker: Worker = await createFerryWorker({
+      connection: nativeConnection,
+      client: connection,
+      namespace: 'default',
+      clusters: new KubeconfigRegistry(kc),
+      progress,
+      dataConverter: codec.dataConverter,
+    });
     const workerRun = worker.run();
     stops.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -154,7 +194,7 @@ async function main(): Promise<number> {
       await connection.close();
     });
     say('ferry worker is polling task queue "ferry"');
-    const client = new Client({ connection });
+    const client = new Client({ connection, dataConverter: codec.dataConverter });
 
     const start = async (vm: string): Promise<WorkflowHandle> => {
       const input: MigrationInput = { source: { cluster: 'source', namespace: 'demo', name: vm }, destination: { cluster: 'destination' }, options: DEMO_OPTIONS };
@@ -213,7 +253,8 @@ async function main(): Promise<number> {
       say(`  ${met ? 'ok  ' : red('FAIL')} ${e.vm.padEnd(9)} expected ${e.expected.padEnd(28)} got ${e.outcome}`);
     }
 
-    const env = `TEMPORAL_ADDRESS=${server.address} FERRY_KUBECONFIG=${relative(process.cwd(), kubeconfigFile)}`;
+    const env = `TEMPORAL_ADDRESS=${server.address} FERRY_KUBECONFIG=${relative(process.cwd(), kubeconfigFile)}${secrets ? ` FERRY_CODEC_KEYS=${relative(process.cwd(), secrets.keysDir)}` : ''}`;
+    const codecFlags = codecServer ? ` --codec-endpoint ${codecServer.url} --codec-auth "Bearer $(cat ${relative(process.cwd(), join(stateDir, 'codec-token'))})"` : '';
     console.log(`
 ${bold('Explore')}
   Web UI:          ${server.uiUrl}/namespaces/default/workflows
@@ -221,7 +262,7 @@ ${bold('Explore')}
                    ${env} npm run -s ferry -- status migration/source/demo/db-01
                    ${env} npm run -s ferry -- validate demo/batch-01 --from source --to destination
   Temporal CLI:    ${cli} workflow list --address ${server.address} --query "WorkflowType = 'migrateVm'"
-                   ${cli} workflow describe --address ${server.address} -w migration/source/demo/db-01
+                   ${cli} workflow describe --address ${server.address} -w migration/source/demo/db-01${codecFlags}${codecServer ? `\n                   (without --codec-endpoint the Temporal CLI shows only ciphertext: payloads are encrypted)` : ''}
   kubectl:         kubectl --kubeconfig ${relative(process.cwd(), kubeconfigFile)} --context destination get vm,vmi -n demo
   Prometheus:      curl -s '${prometheus.url}/api/v1/query?query=kubevirt_vmi_migration_data_remaining_bytes'   (KubeVirt's progress metrics, while a migration runs)
   faults:          npm run sim:control -- --kubeconfig ${relative(process.cwd(), kubeconfigFile)} partition on`);

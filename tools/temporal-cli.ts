@@ -367,6 +367,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Register ferry's search attributes (default true); false gives a bare namespace, as a fresh production one is. */
   searchAttributes?: boolean;
+  /** The Web UI's remote codec endpoint (`--ui-codec-endpoint`): a codec server that decrypts payloads (docs/encryption.md). */
+  uiCodecEndpoint?: string;
   /** Receives the server's stdout and stderr, line by line. */
   log?: Log;
   /** How long to wait for the server to answer health checks; default 60 s. */
@@ -392,10 +394,19 @@ export interface DevServer {
  * `noUiNewsFetch` (for CLIs that have the flag, from 1.9): the Web UI would otherwise fetch a
  * newsfeed from the internet, which ferry's machines do not reach and an operator does not need.
  */
-export function devServerArgs(opts: { port: number; uiPort: number | false; dbFile?: string; namespace?: string; noUiNewsFetch?: boolean; searchAttributes?: boolean }): string[] {
+export function devServerArgs(opts: {
+  port: number;
+  uiPort: number | false;
+  dbFile?: string;
+  namespace?: string;
+  noUiNewsFetch?: boolean;
+  searchAttributes?: boolean;
+  uiCodecEndpoint?: string | undefined;
+}): string[] {
   const args = ['server', 'start-dev', '--ip', LOOPBACK, '--port', String(opts.port)];
   args.push(...(opts.uiPort === false ? ['--headless'] : ['--ui-port', String(opts.uiPort)]));
   if (opts.uiPort !== false && opts.noUiNewsFetch) args.push('--ui-disable-news-fetch');
+  if (opts.uiPort !== false && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
   if (opts.searchAttributes !== false) for (const { name, type } of ferrySearchAttributes) args.push('--search-attribute', `${name}=${type}`);
@@ -452,7 +463,15 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
   // notices the port is taken and exits.
   if (await isPortOpen(port)) throw new PortTakenError(`port ${port} is already in use on ${LOOPBACK} (another Temporal server?)`);
   const noUiNewsFetch = uiPort !== false && startDevHasFlag(cli, '--ui-disable-news-fetch');
-  const args = devServerArgs({ port, uiPort, dbFile: opts.dbFile, namespace: opts.namespace, noUiNewsFetch, searchAttributes: opts.searchAttributes });
+  const args = devServerArgs({
+    port,
+    uiPort,
+    dbFile: opts.dbFile,
+    namespace: opts.namespace,
+    noUiNewsFetch,
+    searchAttributes: opts.searchAttributes,
+    uiCodecEndpoint: opts.uiCodecEndpoint,
+  });
 
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = exitOf(child);

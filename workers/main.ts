@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import { KubeconfigRegistry } from './clusters.js';
+import { ferryCodecOrExit } from './codec/data-converter.js';
 import { healthFromEnvironment } from './health.js';
 import { progressSourcesFromEnvironment } from './progress-config.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
@@ -13,6 +14,8 @@ import { createFerryWorker } from './worker.js';
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const clusters = KubeconfigRegistry.fromEnvironment();
 const progress = progressSourcesFromEnvironment(clusters.names());
+// Payload encryption: bad key configuration stops the worker here, before it polls (docs/encryption.md).
+const codec = ferryCodecOrExit('ferry worker');
 const connection = await NativeConnection.connect(connectionOptions).catch(async (e: unknown) => {
   throw await connectionError(connectionOptions, e);
 });
@@ -29,11 +32,13 @@ const worker = await createFerryWorker({
   namespace,
   clusters,
   ...(progress ? { progress } : {}),
+  dataConverter: codec.dataConverter,
   ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}),
 });
 console.log(
   `ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} (${describeTls(connectionOptions)}) namespace ${namespace}, task queue ferry; clusters: ${clusters.describe()}; progress from metrics: ${progress?.describe() ?? 'none (FERRY_PROGRESS_CONFIG unset)'}`,
 );
+console.log(`ferry worker: ${codec.description}`);
 const health = await healthFromEnvironment(() => worker.getStatus());
 if (health) console.log(`ferry worker: health on ${health.url}/readyz and /livez`);
 // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities get the grace time.

@@ -5,6 +5,7 @@
  * TEMPORAL_PROFILE); clusters come from the kubeconfig (workers/clusters.ts).
  */
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { ClusterRegistry } from '../activities/kube/cluster.js';
@@ -28,10 +29,12 @@ export interface FerryWorkerOptions {
   /** Workflows kept in memory between tasks (the SDK's default scales with the heap). */
   maxCachedWorkflows?: number;
   log?: (msg: string) => void;
+  /** Payload encryption (workers/codec/): the worker and its signalling client must share it. */
+  dataConverter?: DataConverter;
 }
 
 export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> {
-  const client = new Client({ connection: o.client, namespace: o.namespace });
+  const client = new Client({ connection: o.client, namespace: o.namespace, ...(o.dataConverter ? { dataConverter: o.dataConverter } : {}) });
   const report = async (workflowId: string, runId: string, observation: Observation) => {
     await client.workflow.getHandle(workflowId, runId).signal(observeSignal, observation);
   };
@@ -48,6 +51,7 @@ export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> 
     }),
     // Rollback and finalize must be able to finish when the worker is asked to stop.
     shutdownGraceTime: '30s',
+    ...(o.dataConverter ? { dataConverter: o.dataConverter } : {}),
     ...(o.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: o.maxCachedWorkflows } : {}),
   });
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Simulator, SimulatorOptions } from '../../simulator/sim.js';
 import { REPO_ROOT, startDevServer, type DevServer } from '../../tools/temporal-cli.js';
@@ -48,6 +49,12 @@ export interface StackOptions {
   ui?: boolean;
   /** Register ferry's search attributes on the dev server (default true); false: a bare namespace. */
   searchAttributes?: boolean;
+  /** The Web UI's port when `ui` (default a free one): a codec server must know the UI's origin before the UI starts. */
+  uiPort?: number;
+  /** The Web UI's codec server (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
+  /** Payload encryption (workers/codec/) for the stack's client and in-process worker; default none, as today. */
+  dataConverter?: DataConverter;
 }
 
 /**
@@ -65,7 +72,10 @@ export async function startStackWith<B>(
   }
   // Whatever started is stopped when the other fails: a bed left running keeps the test process alive.
   const [serverStarted, clustersStarted] = await Promise.allSettled([
-    startDevServer({ ...(opts.ui ? {} : { uiPort: false }), ...(opts.searchAttributes === false ? { searchAttributes: false } : {}) }),
+    startDevServer({
+      ...(opts.ui ? { ...(opts.uiPort ? { uiPort: opts.uiPort } : {}), ...(opts.uiCodecEndpoint ? { uiCodecEndpoint: opts.uiCodecEndpoint } : {}) } : { uiPort: false }),
+      ...(opts.searchAttributes === false ? { searchAttributes: false } : {}),
+    }),
     startClusters(),
   ]);
   if (serverStarted.status === 'rejected' || clustersStarted.status === 'rejected') {
@@ -80,7 +90,7 @@ export async function startStackWith<B>(
   const kubeconfigFile = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigFile, bed.kubeconfig, { mode: 0o600 });
   const clientConnection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection: clientConnection });
+  const client = new Client({ connection: clientConnection, ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}) });
   const stack: StackBase & { clusters: B } = {
     server,
     clusters,
@@ -103,6 +113,7 @@ export async function startStackWith<B>(
       namespace: 'default',
       clusters: new KubeconfigRegistry(kc),
       workflowBundle: await workflowBundle(),
+      ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     });
     stack.workerRun = stack.worker.run().finally(() => connection.close());
   }
