@@ -171,7 +171,7 @@ async function main(): Promise<number> {
     writeFileSync(join(progressDir, 'token'), prometheus.token, { mode: 0o600 });
     const endpoint = (cluster: string) => ({ url: prometheus.queryUrl, caFile: prometheus.caFile, tokenFile: join(progressDir, 'token'), labels: { cluster } });
     const progress = progressSources({ clusters: { source: endpoint('source'), destination: endpoint('destination') } }, ['source', 'destination']);
-    say(`Prometheus ${prometheus.version} scrapes both clusters' virt-handler metrics (${prometheus.url}); the worker reads progress from ${prometheus.queryUrl}`);
+    say("the worker reads progress (KubeVirt's virt-handler metrics) through Prometheus's query endpoint");
 
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     const kc = new KubeConfig();
