@@ -17,12 +17,11 @@
  * /usr/bin/chromium-browser); .ci/run installs it and sets FERRY_CHROMIUM, so CI never skips.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
-import { compareVersions, REPO_ROOT, temporalCliVersion } from '../../tools/temporal-cli.js';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium, withScreenshot } from '../support/browser.js';
+import { compareVersions, temporalCliVersion } from '../../tools/temporal-cli.js';
 import { migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type MigrationInput, type MigrationResult, type MigrationStatus } from '../../workflows/contract.js';
 import { commands, staticDetails, staticSummary } from '../../workflows/details.js';
 import { cancelUpdate, statusQuery } from '../../workflows/messages.js';
@@ -30,31 +29,8 @@ import { FerryPhase } from '../../workflows/search-attributes.js';
 import { input, startStack, waitForPhase, type Stack } from '../support/e2e.js';
 import { eventually } from '../../simulator/testing/sim.js';
 
-const ARTIFACTS = join(REPO_ROOT, 'artifacts', 'web-ui');
 /** Generous: the UI's first page load compiles and fetches a lot on a busy CI machine. */
 const UI_TIMEOUT = 30_000;
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A Chromium to drive; $FERRY_CHROMIUM must name one when set (CI sets it: no silent skip there). */
-function findChromium(): string | undefined {
-  const fromEnv = process.env.FERRY_CHROMIUM;
-  if (fromEnv) {
-    if (!isExecutable(fromEnv)) throw new Error(`FERRY_CHROMIUM=${fromEnv} is not an executable file`);
-    return fromEnv;
-  }
-  return ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(isExecutable);
-}
-
-const chromiumPath = findChromium();
-const skip = chromiumPath ? false : 'no Chromium found ($FERRY_CHROMIUM, /usr/bin/chromium, /usr/bin/chromium-browser): apt-get install -y chromium';
 
 /** Started the way `ferry migrate` starts it: with the static summary and details the UI shows. */
 async function startLikeFerryCli(stack: Stack, i: MigrationInput): Promise<WorkflowHandle> {
@@ -103,16 +79,7 @@ async function frameText(frame: FrameLocator, marker: string): Promise<string> {
   return normalize(await frame.locator('body').innerText());
 }
 
-/** Runs `fn`, then saves a full-page screenshot as `<name>.png` whether `fn` passed or failed. */
-async function withScreenshot(page: Page, name: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } finally {
-    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true }).catch((e: Error) => console.error(`screenshot ${name}: ${e.message}`));
-  }
-}
-
-describe('Temporal Web UI in headless Chromium', { skip }, () => {
+describe('Temporal Web UI in headless Chromium', { skip: chromiumSkip() }, () => {
   let stack: Stack;
   let browser: Browser | undefined;
   let page: Page;
@@ -123,14 +90,12 @@ describe('Temporal Web UI in headless Chromium', { skip }, () => {
   let uiVersion: string;
 
   before(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
     stack = await startStack({ ui: true });
     assert.ok(stack.server.uiUrl, 'the dev server was started without its Web UI');
     const version = temporalCliVersion(stack.server.cli);
     assert.ok(version, `${stack.server.cli} --version reports no Web UI version`);
     uiVersion = version.ui;
-    // CI runs as root, where Chromium's sandbox cannot start.
-    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, chromiumSandbox: false, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, timezoneId: 'UTC' });
     // The list columns as the UI's column picker would store them: ferry's search attributes next to
     // the status, so the list says where each migration stands.
