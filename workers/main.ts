@@ -7,9 +7,11 @@ import { KubeconfigRegistry } from './clusters.js';
 import { healthFromEnvironment } from './health.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { connectionError, describeTls } from './temporal-connection.js';
+import { installMetrics } from './telemetry-metrics.js';
 import { createFerryWorker } from './worker.js';
 
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
+const metrics = installMetrics();
 const clusters = KubeconfigRegistry.fromEnvironment();
 const connection = await NativeConnection.connect(connectionOptions).catch(async (e: unknown) => {
   throw await connectionError(connectionOptions, e);
@@ -27,6 +29,7 @@ console.log(
 );
 const health = await healthFromEnvironment(() => worker.getStatus());
 if (health) console.log(`ferry worker: health on ${health.url}/readyz and /livez`);
+if (metrics) console.log(`ferry worker: metrics on http://${metrics}/metrics`);
 // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities get the grace time.
 await worker.run();
 await health?.close();
