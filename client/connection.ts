@@ -10,6 +10,7 @@ import type { KubeconfigRegistry } from '../workers/clusters.js';
 import { connectionError } from '../workers/temporal-connection.js';
 import { FerryPhase } from '../workflows/search-attributes.js';
 import { EXIT, ExitError, UsageError } from './cli.js';
+import { cliTracing } from './tracing.js';
 
 export interface ConnectionFlags {
   address?: string;
@@ -35,7 +36,15 @@ export async function connect(flags: ConnectionFlags): Promise<Connected> {
   const connection = await Connection.connect(settings).catch(async (e: unknown) => {
     throw new ExitError(`ferry: ${(await connectionError(settings, e)).message}`, EXIT.failed);
   });
-  return { client: new Client({ connection, namespace }), namespace, close: () => connection.close() };
+  const tracing = cliTracing();
+  return {
+    client: new Client({ connection, namespace, interceptors: tracing.interceptors }),
+    namespace,
+    close: async () => {
+      await connection.close();
+      await tracing.shutdown();
+    },
+  };
 }
 
 /**

@@ -8,10 +8,12 @@ import { healthFromEnvironment } from './health.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { connectionError, describeTls } from './temporal-connection.js';
 import { installMetrics } from './telemetry-metrics.js';
+import { tracingFromEnvironment } from './telemetry-tracing.js';
 import { createFerryWorker } from './worker.js';
 
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const metrics = installMetrics();
+const tracing = tracingFromEnvironment('ferry-worker');
 const clusters = KubeconfigRegistry.fromEnvironment();
 const connection = await NativeConnection.connect(connectionOptions).catch(async (e: unknown) => {
   throw await connectionError(connectionOptions, e);
@@ -23,16 +25,18 @@ const client = await Connection.connect(connectionOptions as Parameters<typeof C
 if (!(await searchAttributesReady({ connection: client, namespace, address: connectionOptions.address }))) process.exit(EXIT_NOT_READY);
 const cached = process.env.FERRY_MAX_CACHED_WORKFLOWS;
 if (cached !== undefined && !/^\d+$/.test(cached)) throw new Error(`FERRY_MAX_CACHED_WORKFLOWS must be a whole number (got "${cached}")`);
-const worker = await createFerryWorker({ connection, client, namespace, clusters, ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}) });
+const worker = await createFerryWorker({ connection, client, namespace, clusters, tracing, ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}) });
 console.log(
   `ferry worker: Temporal ${connectionOptions.address ?? 'localhost:7233'} (${describeTls(connectionOptions)}) namespace ${namespace}, task queue ferry; clusters: ${clusters.describe()}`,
 );
 const health = await healthFromEnvironment(() => worker.getStatus());
 if (health) console.log(`ferry worker: health on ${health.url}/readyz and /livez`);
 if (metrics) console.log(`ferry worker: metrics on http://${metrics}/metrics`);
+if (tracing.enabled) console.log(`ferry worker: traces exported as ${String(tracing.resource.attributes['service.name'])} (OTEL_* variables)`);
 // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities get the grace time.
 await worker.run();
 await health?.close();
+await tracing.shutdown();
 await client.close();
 await connection.close();
 console.log('ferry worker stopped');

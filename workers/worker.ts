@@ -10,7 +10,8 @@ import { createActivities } from '../activities/index.js';
 import type { ClusterRegistry } from '../activities/kube/cluster.js';
 import { TASK_QUEUE, type Observation } from '../workflows/contract.js';
 import { observeSignal } from '../workflows/messages.js';
-import { workflowCode } from './workflow-code.js';
+import { clientTracing, type Tracing, tracingFromEnvironment, workerTracing } from './telemetry-tracing.js';
+import { WORKFLOW_INTERCEPTOR_MODULES, workflowCode } from './workflow-code.js';
 
 export { WORKFLOWS_PATH } from './workflow-code.js';
 
@@ -25,18 +26,27 @@ export interface FerryWorkerOptions {
   /** Workflows kept in memory between tasks (the SDK's default scales with the heap). */
   maxCachedWorkflows?: number;
   log?: (msg: string) => void;
+  /** Default: as the OTEL_* variables say (off without them). */
+  tracing?: Tracing;
 }
 
 export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> {
-  const client = new Client({ connection: o.client, namespace: o.namespace });
+  const t = o.tracing ?? tracingFromEnvironment('ferry-worker');
+  // Traced, an activity's observe signal is a span of the migration's trace.
+  const client = new Client({ connection: o.client, namespace: o.namespace, interceptors: { workflow: clientTracing(t) } });
   const report = async (workflowId: string, runId: string, observation: Observation) => {
     await client.workflow.getHandle(workflowId, runId).signal(observeSignal, observation);
   };
+  const code = o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode();
+  const tracing = workerTracing(t);
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue ?? TASK_QUEUE,
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode()),
+    ...code,
+    // A bundle has its workflow interceptors built in; from source the SDK bundles them with the workflows.
+    interceptors: { ...tracing.interceptors, ...(code.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}) },
+    sinks: tracing.sinks,
     activities: createActivities({ clusters: o.clusters, report, ...(o.log ? { log: o.log } : {}) }),
     // Rollback and finalize must be able to finish when the worker is asked to stop.
     shutdownGraceTime: '30s',
