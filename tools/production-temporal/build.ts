@@ -35,14 +35,15 @@ function binariesIn(dir: string, version: string): ServerBinaries {
   return { version, dir, server: join(dir, 'temporal-server'), sqlTool: join(dir, 'temporal-sql-tool'), schemaDir: join(dir, SCHEMA) };
 }
 
-function goBinary(): string {
+/** The Go to build with (PATH, then /usr/local/go/bin); `purpose` ends the error when there is none. */
+export function goBinary(purpose = 'the Temporal server is built from its Go module. Install Go >= 1.25.'): string {
   const go = findOnPath('go') ?? (isExecutableFile('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
-  if (!go) throw new Error('Go is not installed (looked on PATH and /usr/local/go/bin): the Temporal server is built from its Go module. Install Go >= 1.25.');
+  if (!go) throw new Error(`Go is not installed (looked on PATH and /usr/local/go/bin): ${purpose}`);
   return go;
 }
 
 // GOTOOLCHAIN=local: never download another Go; GOFLAGS cleared: `go install mod@version` refuses -mod.
-const goEnv = (extra: Record<string, string> = {}) => ({ ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '', ...extra });
+export const goEnv = (extra: Record<string, string> = {}) => ({ ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '', ...extra });
 
 /** The already-built binaries of `version`, if they are there. */
 export function findServerBinaries(version = readComposeTemporal().serverVersion): ServerBinaries | undefined {
