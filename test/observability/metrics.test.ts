@@ -13,6 +13,7 @@ import { cancelUpdate, extendUpdate, statusQuery } from '../../workflows/message
 import { FERRY_SERIES } from '../../workflows/metric-names.js';
 import { eventually } from '../../simulator/testing/sim.js';
 import { input, spawnWorker, startMigration, startStack, waitForPhase, type Stack } from '../support/e2e.js';
+import { TEMPORAL_SDK_SERIES } from './metric-sources.js';
 import { labelValues, parsePrometheusText, type Sample, sumOf } from './prometheus-text.js';
 
 let stack: Stack | undefined;
@@ -119,5 +120,11 @@ describe('worker /metrics', () => {
     const names = new Set(m.map((x) => x.name));
     for (const n of FERRY_SERIES.filter((n) => !n.startsWith('ferry_plan_'))) assert.ok(names.has(n), `${n} missing from /metrics`);
     assert.ok(names.has('temporal_workflow_completed_total'), 'the SDK metrics get _total too');
+    // The SDK metrics the alerts and the dashboard use (metric-sources.ts).
+    for (const n of TEMPORAL_SDK_SERIES)
+      assert.ok(
+        m.some((x) => x.name === n && x.labels.task_queue === 'ferry'),
+        `${n} missing from /metrics`,
+      );
   });
 });
