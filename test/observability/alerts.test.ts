@@ -7,38 +7,28 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { findOnPath } from '../../tools/processes.js';
 import { checkRules, testRules } from '../../tools/prometheus/promtool.js';
 import { REPO_ROOT } from '../../tools/temporal-cli.js';
 import { metricsAddress } from '../../workers/telemetry-metrics.js';
 import { FERRY_METRICS, FERRY_SERIES, exposedNames } from '../../workflows/metric-names.js';
 import { KUBEVIRT_SERIES, metricNamesIn, TEMPORAL_SDK_SERIES } from './metric-sources.js';
+import { readPrometheusRule, writeFerryRules } from './rules.js';
 
 const MONITORING = join(REPO_ROOT, 'deploy', 'monitoring');
 
-interface Rule {
-  alert?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-interface PrometheusRule {
-  kind: string;
-  spec: { groups: { name: string; rules: Rule[] }[] };
-}
 interface Panel {
   type: string;
   title: string;
   targets?: { expr: string }[];
 }
 
-const prometheusRule = parse(readFileSync(join(MONITORING, 'prometheusrule.yaml'), 'utf8')) as PrometheusRule;
+const prometheusRule = readPrometheusRule();
 const rules = prometheusRule.spec.groups.flatMap((g) => g.rules);
 const dashboardText = readFileSync(join(MONITORING, 'ferry-dashboard.json'), 'utf8');
 const dashboard = JSON.parse(dashboardText) as { uid: string; panels: Panel[] };
@@ -48,9 +38,9 @@ const ruleExprs = rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })
 describe('deploy/monitoring', () => {
   it('the rules pass promtool check rules and their unit tests (promtool test rules)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-rules-'));
-    writeFileSync(join(dir, 'ferry-rules.yml'), stringify({ groups: prometheusRule.spec.groups }));
+    const rulesFile = writeFerryRules(dir);
     copyFileSync(join(REPO_ROOT, 'test', 'observability', 'alerts.rules-test.yml'), join(dir, 'alerts.rules-test.yml'));
-    const checked = await checkRules([join(dir, 'ferry-rules.yml')]);
+    const checked = await checkRules([rulesFile]);
     assert.ok(checked.ok, checked.output);
     assert.match(checked.output, /SUCCESS: 4 rules found/);
     const tested = await testRules([join(dir, 'alerts.rules-test.yml')]);

@@ -2,24 +2,31 @@
  * The worker's /metrics, end to end: ferry's worker as its own process (`npm run worker` with
  * FERRY_METRICS_ADDRESS) on a real Temporal dev server and the simulator; one migration succeeds,
  * one stalls (the network between the clusters' sync endpoints is cut), is extended, stalls again and
- * is cancelled. The scrape must say exactly that.
+ * is cancelled. The scrape must say exactly that, and a real Prometheus scraping the worker with
+ * deploy/monitoring's rules must fire FerryMigrationStalled for it (and nothing else).
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from '../../tools/processes.js';
+import { type RunningPrometheus, startPrometheus } from '../../tools/prometheus/server.js';
 import type { MigrationResult } from '../../workflows/contract.js';
 import { cancelUpdate, extendUpdate, statusQuery } from '../../workflows/messages.js';
 import { FERRY_SERIES } from '../../workflows/metric-names.js';
 import { eventually } from '../../simulator/testing/sim.js';
 import { input, spawnWorker, startMigration, startStack, waitForPhase, type Stack } from '../support/e2e.js';
 import { TEMPORAL_SDK_SERIES } from './metric-sources.js';
+import { writeFerryRules } from './rules.js';
 import { labelValues, parsePrometheusText, type Sample, sumOf } from './prometheus-text.js';
 
 let stack: Stack | undefined;
 let worker: ChildProcess | undefined;
 let metricsUrl = '';
 let workerLog = '';
+let prometheus: RunningPrometheus | undefined;
 
 async function scrape(): Promise<Sample[]> {
   const res = await fetch(metricsUrl);
@@ -44,9 +51,22 @@ before(async () => {
     60_000,
     200,
   );
+  const rules = writeFerryRules(mkdtempSync(join(tmpdir(), 'ferry-rules-')));
+  prometheus = await startPrometheus({ targets: [{ job: 'ferry-worker', url: metricsUrl }], ruleFiles: [rules] });
 });
 
+interface Alert {
+  labels: Record<string, string>;
+  state: string;
+}
+
+async function alerts(): Promise<Alert[]> {
+  const res = (await (await fetch(`${prometheus!.url}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } };
+  return res.data.alerts;
+}
+
 after(async () => {
+  await prometheus?.stop();
   await stack?.sim.partition(false).catch(() => {});
   if (worker && worker.exitCode === null) {
     worker.kill('SIGTERM');
@@ -126,5 +146,25 @@ describe('worker /metrics', () => {
         m.some((x) => x.name === n && x.labels.task_queue === 'ferry'),
         `${n} missing from /metrics`,
       );
+  });
+
+  it("a real Prometheus scraping the worker fires FerryMigrationStalled for the stall's deadline, and no other alert", async () => {
+    const firing = await eventually(
+      'FerryMigrationStalled firing',
+      async () => {
+        const a = (await alerts()).filter((x) => x.labels.alertname === 'FerryMigrationStalled' && x.state === 'firing');
+        return a.length > 0 && a;
+      },
+      30_000,
+      250,
+    );
+    assert.deepEqual(
+      firing.map((a) => [a.labels.deadline, a.labels.source_cluster, a.labels.destination_cluster, a.labels.severity]),
+      [[stalledOn, 'source', 'destination', 'warning']],
+    );
+    assert.deepEqual(
+      (await alerts()).filter((x) => x.labels.alertname !== 'FerryMigrationStalled').map((x) => x.labels.alertname),
+      [],
+    );
   });
 });
