@@ -39,7 +39,14 @@ export function metricsTelemetry(bindAddress: string): NonNullable<RuntimeOption
  */
 export function installMetrics(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const address = metricsAddress(env);
-  if (address) Runtime.install({ telemetryOptions: metricsTelemetry(address) });
+  if (address) {
+    try {
+      Runtime.install({ telemetryOptions: metricsTelemetry(address) });
+    } catch (e) {
+      // The SDK's message ("Address already in use") does not say which setting chose the address.
+      throw new Error(`FERRY_METRICS_ADDRESS is ${address}, but /metrics cannot be served there: ${e instanceof Error ? e.message : String(e)}. Choose a free port, or unset it`);
+    }
+  }
   countKubeRequestsWith(Runtime.instance().metricMeter);
   return address;
 }

@@ -1,8 +1,9 @@
 /** The pure parts of ferry's metrics: request verbs, the metrics address, plan states, exposed series names. */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { kubeVerb } from '../../activities/kube/requests.js';
-import { metricsAddress } from '../../workers/telemetry-metrics.js';
+import { installMetrics, metricsAddress } from '../../workers/telemetry-metrics.js';
 import { exposedNames, FERRY_METRICS, FERRY_SERIES } from '../../workflows/metric-names.js';
 import { planVmCounts } from '../../workflows/metrics.js';
 import { parsePrometheusText, sumOf } from '../observability/prometheus-text.js';
@@ -40,6 +41,19 @@ describe('FERRY_METRICS_ADDRESS', () => {
     assert.equal(metricsAddress({ FERRY_METRICS_ADDRESS: '[::]:9464' }), '[::]:9464');
     assert.equal(metricsAddress({ FERRY_METRICS_ADDRESS: 'localhost:1' }), 'localhost:1');
     assert.equal(metricsAddress({ FERRY_METRICS_ADDRESS: '9464' }), '0.0.0.0:9464');
+  });
+  it('a port already taken stops the worker with the variable named', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => taken.once('listening', r));
+    const { port } = taken.address() as { port: number };
+    try {
+      assert.throws(
+        () => installMetrics({ FERRY_METRICS_ADDRESS: `127.0.0.1:${port}` }),
+        new RegExp(`FERRY_METRICS_ADDRESS is 127\\.0\\.0\\.1:${port}, but /metrics cannot be served there: .*in use.*Choose a free port, or unset it`),
+      );
+    } finally {
+      taken.close();
+    }
   });
   it('refuses anything else, naming the variable and an example', () => {
     for (const bad of ['http://0.0.0.0:9464', '0.0.0.0', ':::9464', '0.0.0.0:99999', 'a b:1']) {
