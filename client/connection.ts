@@ -12,6 +12,7 @@ import { CodecConfigError } from '../workers/codec/keys.js';
 import { connectionError } from '../workers/temporal-connection.js';
 import { FerryPhase } from '../workflows/search-attributes.js';
 import { EXIT, ExitError, UsageError } from './cli.js';
+import { cliTracing } from './tracing.js';
 
 export interface ConnectionFlags {
   address?: string;
@@ -46,7 +47,15 @@ export async function connect(flags: ConnectionFlags): Promise<Connected> {
   const connection = await Connection.connect(settings).catch(async (e: unknown) => {
     throw new ExitError(`ferry: ${(await connectionError(settings, e)).message}`, EXIT.failed);
   });
-  return { client: new Client({ connection, namespace, dataConverter: codec.dataConverter }), namespace, close: () => connection.close() };
+  const tracing = cliTracing();
+  return {
+    client: new Client({ connection, namespace, dataConverter: codec.dataConverter, interceptors: tracing.interceptors }),
+    namespace,
+    close: async () => {
+      await connection.close();
+      await tracing.shutdown();
+    },
+  };
 }
 
 /**

@@ -34,6 +34,7 @@ import { planWorkflowId, type PlanResult } from '../workflows/plan-contract.js';
 import type { MigrationResult } from '../workflows/contract.js';
 import { cancelUpdate, extendSignal, extendUpdate, retryUpdate, statusQuery } from '../workflows/messages.js';
 import { REPO_ROOT } from './temporal-cli.js';
+import { replaySinks } from '../workers/telemetry-tracing.js';
 
 const HISTORIES_DIR = join(REPO_ROOT, 'test', 'histories');
 
@@ -253,7 +254,7 @@ async function main(): Promise<void> {
       const leaked = leaks(json, stack);
       if (leaked.length) throw new Error(`${s.file}: the history contains ${leaked.join(', ')}; not writing it`);
       // What the replay test will do: parse the file and replay it against the current code.
-      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, JSON.parse(json), handle.workflowId);
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), sinks: replaySinks() }, JSON.parse(json), handle.workflowId);
       const file = join(HISTORIES_DIR, s.file);
       writeFileSync(file, json);
       log(`${s.file}: ${history.events?.length ?? 0} events, ${Buffer.byteLength(json)} bytes → ${relative(process.cwd(), file)}`);

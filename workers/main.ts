@@ -9,9 +9,13 @@ import { healthFromEnvironment } from './health.js';
 import { progressSourcesFromEnvironment } from './progress-config.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { connectionError, describeTls } from './temporal-connection.js';
+import { installMetrics } from './telemetry-metrics.js';
+import { tracingFromEnvironment } from './telemetry-tracing.js';
 import { createFerryWorker } from './worker.js';
 
 const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
+const metrics = installMetrics();
+const tracing = tracingFromEnvironment('ferry-worker');
 const clusters = KubeconfigRegistry.fromEnvironment();
 const progress = progressSourcesFromEnvironment(clusters.names());
 // Payload encryption: bad key configuration stops the worker here, before it polls (docs/encryption.md).
@@ -31,6 +35,7 @@ const worker = await createFerryWorker({
   client,
   namespace,
   clusters,
+  tracing,
   ...(progress ? { progress } : {}),
   dataConverter: codec.dataConverter,
   ...(cached !== undefined ? { maxCachedWorkflows: Number(cached) } : {}),
@@ -41,9 +46,12 @@ console.log(
 console.log(`ferry worker: ${codec.description}`);
 const health = await healthFromEnvironment(() => worker.getStatus());
 if (health) console.log(`ferry worker: health on ${health.url}/readyz and /livez`);
+if (metrics) console.log(`ferry worker: metrics on http://${metrics}/metrics`);
+if (tracing.enabled) console.log(`ferry worker: traces exported as ${String(tracing.resource.attributes['service.name'])} (OTEL_* variables)`);
 // The SDK's Runtime turns SIGINT/SIGTERM into a graceful shutdown: running activities get the grace time.
 await worker.run();
 await health?.close();
+await tracing.shutdown();
 await client.close();
 await connection.close();
 console.log('ferry worker stopped');

@@ -12,7 +12,8 @@ import type { ClusterRegistry } from '../activities/kube/cluster.js';
 import type { ProgressSources } from './progress-config.js';
 import { TASK_QUEUE, type Observation } from '../workflows/contract.js';
 import { observeSignal } from '../workflows/messages.js';
-import { workflowCode } from './workflow-code.js';
+import { clientTracing, type Tracing, tracingFromEnvironment, workerTracing } from './telemetry-tracing.js';
+import { WORKFLOW_INTERCEPTOR_MODULES, workflowCode } from './workflow-code.js';
 
 export { WORKFLOWS_PATH } from './workflow-code.js';
 
@@ -31,18 +32,32 @@ export interface FerryWorkerOptions {
   log?: (msg: string) => void;
   /** Payload encryption (workers/codec/): the worker and its signalling client must share it. */
   dataConverter?: DataConverter;
+  /** Default: as the OTEL_* variables say (off without them). */
+  tracing?: Tracing;
 }
 
 export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> {
-  const client = new Client({ connection: o.client, namespace: o.namespace, ...(o.dataConverter ? { dataConverter: o.dataConverter } : {}) });
+  const t = o.tracing ?? tracingFromEnvironment('ferry-worker');
+  // Traced, an activity's observe signal is a span of the migration's trace.
+  const client = new Client({
+    connection: o.client,
+    namespace: o.namespace,
+    ...(o.dataConverter ? { dataConverter: o.dataConverter } : {}),
+    interceptors: { workflow: clientTracing(t) },
+  });
   const report = async (workflowId: string, runId: string, observation: Observation) => {
     await client.workflow.getHandle(workflowId, runId).signal(observeSignal, observation);
   };
+  const code = o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode();
+  const tracing = workerTracing(t);
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue ?? TASK_QUEUE,
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode()),
+    ...code,
+    // A bundle has its workflow interceptors built in; from source the SDK bundles them with the workflows.
+    interceptors: { ...tracing.interceptors, ...(code.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}) },
+    sinks: tracing.sinks,
     activities: createActivities({
       clusters: o.clusters,
       report,

@@ -4,12 +4,26 @@
  * From the source tree (tsx, tests), the workflows' entry point, which the SDK bundles at start.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
 
 const fromSource = import.meta.url.endsWith('.ts');
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+
+/**
+ * Workflow interceptors bundled with the workflows, in every bundle (the prebuilt one, the one a
+ * worker makes from source, the tests'): OpenTelemetry's, which continue a client's trace in the
+ * workflow and pass it on to activities (workers/telemetry-tracing.ts; their spans are dropped when
+ * tracing is off).
+ */
+export const WORKFLOW_INTERCEPTOR_MODULES: string[] = [createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
+
+/** What bundleWorkflowCode needs for ferry's workflow code. */
+export function bundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
+  return { workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES };
+}
 
 /** dist/workflow-bundle.js, beside dist/workers/. */
 export const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));

@@ -22,6 +22,7 @@ import {
   statusQuery,
 } from './messages.js';
 import type { MigrationRun } from './migration-run.js';
+import { countDecision } from './metrics.js';
 import { isAfterCutover, isTerminal } from './phases.js';
 
 /** Patch: the wait loop, not the extend handler, resumes a stalled step. */
@@ -136,6 +137,7 @@ export class Controls {
 
   private decide(d: Decision): void {
     this.decision = d;
+    countDecision(d.action, d.automatic);
   }
 
   private answer(message: string, extra: Partial<ControlAnswer> = {}): ControlAnswer {
@@ -177,6 +179,7 @@ export class Controls {
   private extend(req: ExtendRequest): ControlAnswer {
     const by = parseDuration(req.by)!;
     const deadline = this.run.deadline;
+    countDecision('extend', false);
     if (this.run.phase !== 'Stalled') deadline.extend(by);
     else {
       deadline.set(Date.now() + by);

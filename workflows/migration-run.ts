@@ -7,6 +7,7 @@ import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@tempor
 import type { CreatedObject, Migration, MigrationStatus, Observation, StallInfo } from './contract.js';
 import { Deadline } from './deadline.js';
 import { currentDetails } from './details.js';
+import { MigrationMetrics } from './metrics.js';
 import { isTerminal, type Phase } from './phases.js';
 import { planLink, type PlanLink } from './plan-link.js';
 import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster, FerryStalled, FerryVm } from './search-attributes.js';
@@ -24,6 +25,7 @@ export class MigrationRun {
   runStrategy = 'Always';
   private readonly toPlan: PlanLink | undefined;
   private readonly temporalNamespace = workflowInfo().namespace;
+  private readonly metrics: MigrationMetrics;
 
   constructor(readonly migration: Migration) {
     const m = migration;
@@ -55,6 +57,8 @@ export class MigrationRun {
       ...(m.plan ? [{ key: FerryPlan, value: m.plan }] : []),
     ]);
     this.publish();
+    this.metrics = new MigrationMetrics(m);
+    this.metrics.started();
   }
 
   get phase(): Phase {
@@ -86,6 +90,7 @@ export class MigrationRun {
 
   enter(phase: Phase, note?: string): void {
     const s = this.status;
+    this.metrics.phaseChanged(s.phase, s.phaseSince, phase, s.stall);
     if (phase !== 'Stalled') delete s.stall;
     s.phase = phase;
     s.phaseSince = nowIso();

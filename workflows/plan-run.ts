@@ -20,6 +20,7 @@ import { errorMessage } from './errors.js';
 import { cancelSignal, type ChildReport } from './messages.js';
 import type { Phase } from './phases.js';
 import { isVmDone, type Plan, type PlanPhase, type PlanResult, type PlanStatus, type PlanVmStatus, vmMigrationInput } from './plan-contract.js';
+import { planProgress } from './metrics.js';
 import { planDetails } from './plan-details.js';
 import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster } from './search-attributes.js';
 
@@ -131,6 +132,7 @@ export class PlanRun {
     if (!this.detailsDirty) return;
     this.detailsDirty = false;
     setCurrentDetails(planDetails(this.status(), this.info.namespace));
+    planProgress(this.plan.name, this.state.vms);
   }
 
   setPhase(phase: PlanPhase): void {

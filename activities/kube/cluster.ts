@@ -6,6 +6,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { isNotFound, kubeError } from './errors.js';
 import { apiVersion, Kinds, type KindName, type KindRef, type KubeObject } from './kinds.js';
+import { PooledKubeConfig } from './pooled.js';
 
 /** client-node's core models carry Date objects; the rest of ferry works on the JSON the server sent. */
 const plain = <T>(o: unknown): T => JSON.parse(JSON.stringify(o)) as T;
@@ -42,6 +43,7 @@ export class ClusterClient {
     readonly name: string,
     readonly kc: k8s.KubeConfig,
   ) {
+    if (kc instanceof PooledKubeConfig) kc.clusterName = name;
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.access = new AccessReviews(kc);

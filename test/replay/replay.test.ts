@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { WORKFLOWS_PATH } from '../../workers/worker.js';
+import { replaySinks } from '../../workers/telemetry-tracing.js';
+import { bundleOptions } from '../../workers/workflow-code.js';
 
 const HISTORIES_DIR = fileURLToPath(new URL('../histories/', import.meta.url));
 const DIVERGED_WORKFLOW = fileURLToPath(new URL('./fixtures/diverged-workflow.ts', import.meta.url));
@@ -50,8 +51,8 @@ try {
 describe('replay of committed histories', () => {
   let bundle: WorkflowBundleWithSourceMap;
   before(async () => {
-    // The worker's own workflow code (WORKFLOWS_PATH), bundled once for every history.
-    bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger });
+    // The worker's own workflow code and workflow interceptors, bundled once for every history.
+    bundle = await bundleWorkflowCode({ ...bundleOptions(), logger });
   });
 
   it('finds at least three committed histories', () => {
@@ -61,7 +62,7 @@ describe('replay of committed histories', () => {
   for (const h of histories) {
     it(`replays ${h.file} (${h.json.events.length} events) without a determinism violation`, async () => {
       assert.equal(h.json.events[0]?.eventType, 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
-      await Worker.runReplayHistory({ workflowBundle: bundle }, h.json, h.workflowId);
+      await Worker.runReplayHistory({ workflowBundle: bundle, sinks: replaySinks() }, h.json, h.workflowId);
     });
 
     it(`${h.file} holds no secret value`, () => {

@@ -16,7 +16,8 @@ import { type MigrationInput, migrationWorkflowId, TASK_QUEUE } from '../../work
 import { errorMessage } from '../../workflows/errors.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { KubeconfigRegistry } from '../../workers/clusters.js';
-import { createFerryWorker, WORKFLOWS_PATH } from '../../workers/worker.js';
+import { createFerryWorker } from '../../workers/worker.js';
+import { bundleOptions } from '../../workers/workflow-code.js';
 import { startSim } from '../../simulator/testing/sim.js';
 
 let runtimeInstalled = false;
@@ -24,7 +25,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** Bundle the workflow code once per test process (≈2 s) instead of once per worker. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  bundle ??= bundleWorkflowCode({ ...bundleOptions(), logger: new DefaultLogger('WARN') });
   return bundle;
 }
 
