@@ -4,7 +4,6 @@
  * From the source tree (tsx, tests), the workflows' entry point, which the SDK bundles at start.
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
 
@@ -16,9 +15,9 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index.${fromSo
  * Workflow interceptors bundled with the workflows, in every bundle (the prebuilt one, the one a
  * worker makes from source, the tests'): OpenTelemetry's, which continue a client's trace in the
  * workflow and pass it on to activities (workers/telemetry-tracing.ts; their spans are dropped when
- * tracing is off).
+ * tracing is off). Updates get no span: workflow-interceptors.ts says why.
  */
-export const WORKFLOW_INTERCEPTOR_MODULES: string[] = [createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
+export const WORKFLOW_INTERCEPTOR_MODULES: string[] = [fileURLToPath(new URL(`./workflow-interceptors.${fromSource ? 'ts' : 'js'}`, import.meta.url))];
 
 /** What bundleWorkflowCode needs for ferry's workflow code. */
 export function bundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
