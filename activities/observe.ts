@@ -83,7 +83,8 @@ export function meaningfulChange(prev: Observation | undefined, next: Observatio
       o.syncAddress,
       o.progress && o.progress.totalBytes > 0 ? Math.floor((4 * o.progress.processedBytes) / o.progress.totalBytes) : -1,
       o.progress ? outpaced(o.progress) : undefined,
-      o.progressUnavailable,
+      // Whether, not why: a flaky endpoint's changing error text is not worth a signal each time.
+      o.progressUnavailable !== undefined,
     ]);
   return key(prev) !== key(next);
 }

@@ -43,11 +43,13 @@ export async function connect(flags: ConnectionFlags): Promise<Connected> {
     apiKey: connectionOptions.apiKey,
     metadata: connectionOptions.metadata,
   };
+  // Bad OTEL_* settings are refused before a connection exists that would then never be closed.
+  const tracing = cliTracing();
   // The SDK's "Failed to connect before the deadline" names no cause: say which setting to fix.
   const connection = await Connection.connect(settings).catch(async (e: unknown) => {
+    await tracing.shutdown();
     throw new ExitError(`ferry: ${(await connectionError(settings, e)).message}`, EXIT.failed);
   });
-  const tracing = cliTracing();
   return {
     client: new Client({ connection, namespace, dataConverter: codec.dataConverter, interceptors: tracing.interceptors }),
     namespace,

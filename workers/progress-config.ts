@@ -35,7 +35,11 @@ const endpointSchema = z
     tokenFile: z.string().min(1).optional(),
     labels: labels.optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => !e.tokenFile || e.url.startsWith('https:'), {
+    path: ['url'],
+    message: 'a bearer token (tokenFile) goes only over https: use the https URL of the query API, or drop tokenFile',
+  });
 const configSchema = z.object({ clusters: z.record(z.string().min(1), endpointSchema) }).strict();
 
 export type ProgressConfig = z.infer<typeof configSchema>;

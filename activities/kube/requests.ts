@@ -65,10 +65,17 @@ export function countingDispatcher(dispatcher: Dispatcher, cluster: () => string
         if (typeof v !== 'function') return v;
         const f = v as (...args: unknown[]) => unknown;
         if (prop === 'onResponseStart') return (controller: unknown, status: number, ...rest: unknown[]) => (count(String(status)), f.call(target, controller, status, ...rest));
-        if (prop === 'onResponseError') return (...args: unknown[]) => (count('error'), f.apply(target, args));
+        // A request ferry gave up on itself (a watch stopped, a cancelled retry) did fail nobody: `aborted`, not `error`.
+        if (prop === 'onResponseError')
+          return (controller: unknown, err: unknown, ...rest: unknown[]) => (count(isAbort(err) ? 'aborted' : 'error'), f.call(target, controller, err, ...rest));
         return f.bind(target);
       },
     });
     return dispatch(opts, observed as unknown as Dispatcher.DispatchHandler);
   });
+}
+
+function isAbort(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | null;
+  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.name === 'RequestAbortedError';
 }

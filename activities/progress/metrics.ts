@@ -26,10 +26,21 @@ export function promString(value: string): string {
 }
 
 /**
- * One instant query for every family of one VMI. `extraLabels` narrow it where one query endpoint
+ * One query for every family of one VMI. `extraLabels` narrow it where one query endpoint
  * serves several clusters (a Thanos or ACM observability setup that adds a `cluster` label).
  */
 export function progressQuery(namespace: string, vmi: string, extraLabels: Readonly<Record<string, string>> = {}): string {
+  // A range, not an instant vector: an instant query stamps every sample with the evaluation time, so
+  // which of two series of one family (a restarted virt-handler's old one, a replica's) is current
+  // could not be told. The range's last points carry their scrape times; 30 s also bounds how long a
+  // finished transfer's stamped samples (never marked stale) look current.
+  return `${seriesSelector(namespace, vmi, extraLabels)}[${PROGRESS_WINDOW}]`;
+}
+
+/** How far back a sample still counts as progress (virt-handler collects every 5 s). */
+export const PROGRESS_WINDOW = '30s';
+
+function seriesSelector(namespace: string, vmi: string, extraLabels: Readonly<Record<string, string>>): string {
   const matchers = [
     `__name__=~${promString(ALL_NAMES.join('|'))}`,
     `namespace=${promString(namespace)}`,
@@ -39,7 +50,7 @@ export function progressQuery(namespace: string, vmi: string, extraLabels: Reado
   return `{${matchers.join(',')}}`;
 }
 
-/** One sample of an instant vector, as the Prometheus HTTP API returns it. */
+/** One series and its last point (`[unix seconds, value]`), as the Prometheus HTTP API gives it. */
 export interface VectorSample {
   metric: Record<string, string>;
   value: [number, string];
@@ -79,14 +90,21 @@ export function progressFromSamples(samples: readonly VectorSample[]): Progress 
   };
 }
 
-/** The samples of a `/api/v1/query` answer, or a reason it is not one. */
+interface MatrixSeries {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+/** Each series' last point of a `/api/v1/query` range answer (a matrix), or a reason it is not one. */
 export function samplesOf(body: unknown): { samples: VectorSample[] } | { error: string } {
   const b = body as { status?: unknown; error?: unknown; data?: { resultType?: unknown; result?: unknown } } | null;
   if (!b || typeof b !== 'object') return { error: 'the answer is not a Prometheus API response' };
   if (b.status !== 'success') return { error: `the query failed: ${typeof b.error === 'string' ? b.error : 'no error given'}` };
-  if (b.data?.resultType !== 'vector' || !Array.isArray(b.data.result)) return { error: `expected an instant vector, got ${String(b.data?.resultType)}` };
-  const samples = b.data.result.filter(
-    (r): r is VectorSample => !!r && typeof r === 'object' && typeof (r as VectorSample).metric === 'object' && Array.isArray((r as VectorSample).value),
-  );
+  if (b.data?.resultType !== 'matrix' || !Array.isArray(b.data.result)) return { error: `expected a range vector (matrix), got ${String(b.data?.resultType)}` };
+  const samples: VectorSample[] = [];
+  for (const r of b.data.result as MatrixSeries[]) {
+    const last = Array.isArray(r?.values) ? r.values.at(-1) : undefined;
+    if (r && typeof r.metric === 'object' && Array.isArray(last)) samples.push({ metric: r.metric, value: last });
+  }
   return { samples };
 }

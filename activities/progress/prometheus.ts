@@ -1,6 +1,6 @@
 /**
  * Reading a VMI's migration progress from a cluster's Prometheus-compatible query API (Prometheus,
- * Thanos querier — OpenShift's usual one, behind kube-rbac-proxy with a bearer token). One instant
+ * Thanos querier — OpenShift's usual one, behind kube-rbac-proxy with a bearer token). One range
  * query per read; what goes wrong becomes a sentence for the status, never an exception and never the
  * token.
  */
@@ -33,8 +33,6 @@ export interface QueryEndpoint {
 }
 
 const TIMEOUT_MS = 5000;
-/** Samples older than this are not progress any more (virt-handler collects every 5 s). */
-const LOOKBACK = '30s';
 const MAX_BODY = 4 * 1024 * 1024;
 
 export function prometheusProgress(endpoint: QueryEndpoint, timeoutMs = TIMEOUT_MS): ProgressSource {
@@ -69,9 +67,6 @@ export function prometheusProgress(endpoint: QueryEndpoint, timeoutMs = TIMEOUT_
     async read(namespace, vmi) {
       const url = new URL('api/v1/query', base);
       url.searchParams.set('query', progressQuery(namespace, vmi, endpoint.labels));
-      // virt-handler stamps its samples, so a finished transfer's series are not marked stale: without a
-      // short lookback a retry would show the last attempt's figures for Prometheus's default 5 minutes.
-      url.searchParams.set('lookback_delta', LOOKBACK);
       let answer: { status: number; body: string };
       try {
         answer = await get(url);

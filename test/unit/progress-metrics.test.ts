@@ -26,7 +26,7 @@ describe('the progress query', () => {
     const q = progressQuery('demo', 'we"b\\01', { cluster: 'source' });
     assert.equal(
       q,
-      '{__name__=~"kubevirt_vmi_migration_data_bytes_total|kubevirt_vmi_migration_data_total_bytes|kubevirt_vmi_migration_data_processed_bytes|kubevirt_vmi_migration_data_remaining_bytes|kubevirt_vmi_migration_memory_transfer_rate_bytes|kubevirt_vmi_migration_dirty_memory_rate_bytes",namespace="demo",name="we\\"b\\\\01",cluster="source"}',
+      '{__name__=~"kubevirt_vmi_migration_data_bytes_total|kubevirt_vmi_migration_data_total_bytes|kubevirt_vmi_migration_data_processed_bytes|kubevirt_vmi_migration_data_remaining_bytes|kubevirt_vmi_migration_memory_transfer_rate_bytes|kubevirt_vmi_migration_dirty_memory_rate_bytes",namespace="demo",name="we\\"b\\\\01",cluster="source"}[30s]',
     );
     assert.equal(promString('a\nb'), '"a\\nb"');
   });
@@ -51,7 +51,7 @@ describe('reading the answer', () => {
 
   it('refuses what is not an instant vector, naming what came', () => {
     assert.deepEqual(samplesOf({ status: 'error', error: 'parse error' }), { error: 'the query failed: parse error' });
-    assert.deepEqual(samplesOf({ status: 'success', data: { resultType: 'matrix', result: [] } }), { error: 'expected an instant vector, got matrix' });
+    assert.deepEqual(samplesOf({ status: 'success', data: { resultType: 'vector', result: [] } }), { error: 'expected a range vector (matrix), got vector' });
     assert.deepEqual(samplesOf('x'), { error: 'the answer is not a Prometheus API response' });
   });
 
@@ -82,7 +82,9 @@ describe('the query endpoint', () => {
   });
   after(() => new Promise<void>((r) => server.close(() => r())));
 
-  const vector = (samples: VectorSample[]) => JSON.stringify({ status: 'success', data: { resultType: 'vector', result: samples } });
+  /** A range answer: each series with an older point before the one given. */
+  const vector = (samples: VectorSample[]) =>
+    JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: samples.map((x) => ({ metric: x.metric, values: [[x.value[0] - 1, '0'], x.value] })) } });
 
   it('sends the query under the base path with the bearer token, and reads the progress', async () => {
     answer = () => ({ status: 200, body: vector([sample('kubevirt_vmi_migration_data_bytes_total', 8), sample('kubevirt_vmi_migration_data_processed_bytes', 2)]) });
@@ -92,7 +94,6 @@ describe('the query endpoint', () => {
     const sent = new URL(req.url!, 'http://x');
     assert.equal(sent.pathname, '/prefix/api/v1/query');
     assert.equal(sent.searchParams.get('query'), progressQuery('demo', 'web-01', { cluster: 'source' }));
-    assert.equal(sent.searchParams.get('lookback_delta'), '30s', 'a finished transfer must not look current for 5 minutes');
     assert.equal(req.headers.authorization, 'Bearer s3cret');
   });
 
@@ -115,6 +116,46 @@ describe('the query endpoint', () => {
     const gone = await prometheusProgress({ cluster: 'destination', url: 'http://127.0.0.1:1' }).read('demo', 'web-01');
     assert.match(gone.unavailable!, /cluster "destination" \(127\.0\.0\.1:1\) is unreachable: ECONNREFUSED/);
     for (const r of [...reasons, gone.unavailable!]) assert.doesNotMatch(r, /s3cret/);
+  });
+
+  it("samplesOf keeps each series' last point, so the newest series of a family wins", () => {
+    const read = samplesOf({
+      status: 'success',
+      data: {
+        resultType: 'matrix',
+        result: [
+          {
+            metric: { __name__: 'kubevirt_vmi_migration_data_bytes_total', pod: 'old' },
+            values: [
+              [10, '100'],
+              [20, '100'],
+            ],
+          },
+          {
+            metric: { __name__: 'kubevirt_vmi_migration_data_bytes_total', pod: 'new' },
+            values: [
+              [25, '200'],
+              [30, '200'],
+            ],
+          },
+        ],
+      },
+    });
+    assert.ok('samples' in read);
+    assert.equal(progressFromSamples(read.samples)?.totalBytes, 200);
+  });
+
+  it('a blip does not wipe progress: the last one stands 30 s, unavailable only after three failures in a row', () => {
+    const poller = new ProgressPoller(undefined, { cluster: 'source', namespace: 'demo', vmi: 'web-01' }, 1000, () => {});
+    const good = { progress: { totalBytes: 10, processedBytes: 5, remainingBytes: 5 } };
+    const down = { unavailable: 'the metrics endpoint of cluster "source" is unreachable' };
+    assert.deepEqual(poller.judge(good, 0), good);
+    assert.deepEqual(poller.judge(down, 1000), good);
+    assert.deepEqual(poller.judge({}, 2000), good, 'an empty answer within 30 s of progress is a blip');
+    assert.deepEqual(poller.judge(down, 3000), good);
+    assert.deepEqual(poller.judge(down, 4000), down, 'the third failure in a row');
+    assert.deepEqual(poller.judge(good, 5000), good);
+    assert.deepEqual(poller.judge({}, 40_000), {}, 'nothing published for 35 s: the transfer is over');
   });
 
   it('the poller reads in the background and wakes its wait; without a source it says there is none', async () => {
@@ -157,11 +198,13 @@ describe('FERRY_PROGRESS_CONFIG', () => {
     bad({ clusters: { elsewhere: { url: 'https://x' } } });
     bad({ clusters: { source: { url: 'https://x', labels: { '1bad': 'x' } } } });
     bad({ clusters: { source: { url: 'https://x', insecure: true } } });
+    bad({ clusters: { source: { url: 'http://x:9090', tokenFile: token } } });
     assert.match(reasons[0]!, /clusters\.source\.url: an http\(s\) URL of the query API/);
     assert.match(reasons[1]!, /clusters\.source\.tokenFile is .*missing, which cannot be read \(ENOENT\): mount it there or change clusters\.source\.tokenFile/);
     assert.match(reasons[2]!, /clusters\.elsewhere is not a cluster this worker knows \("source"\): use a kubeconfig context name/);
     assert.match(reasons[3]!, /clusters\.source\.labels\.1bad: .*a Prometheus label name/);
     assert.match(reasons[4]!, /clusters\.source: Unrecognized key: "insecure"/);
+    assert.match(reasons[5]!, /clusters\.source\.url: a bearer token \(tokenFile\) goes only over https/);
     assert.throws(
       () => progressSourcesFromEnvironment(['source'], { FERRY_PROGRESS_CONFIG: join(dir, 'nope.yaml') }),
       /FERRY_PROGRESS_CONFIG: the file is .*nope\.yaml, which cannot be read/,
