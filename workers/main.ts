@@ -9,7 +9,7 @@ import { healthFromEnvironment } from './health.js';
 import { progressSourcesFromEnvironment } from './progress-config.js';
 import { EXIT_NOT_READY, searchAttributesReady } from './search-attributes.js';
 import { connectionError, describeTls } from './temporal-connection.js';
-import { installMetrics } from './telemetry-metrics.js';
+import { installMetrics, zeroMigrationSeries } from './telemetry-metrics.js';
 import { tracingFromEnvironment } from './telemetry-tracing.js';
 import { createFerryWorker } from './worker.js';
 
@@ -17,6 +17,7 @@ const { connectionOptions, namespace = 'default' } = loadClientConnectConfig();
 const metrics = installMetrics();
 const tracing = tracingFromEnvironment('ferry-worker');
 const clusters = KubeconfigRegistry.fromEnvironment();
+if (metrics) zeroMigrationSeries(clusters.names(), namespace);
 const progress = progressSourcesFromEnvironment(clusters.names());
 // Payload encryption: bad key configuration stops the worker here, before it polls (docs/encryption.md).
 const codec = ferryCodecOrExit('ferry worker');

@@ -7,6 +7,8 @@
 import { Runtime, type RuntimeOptions } from '@temporalio/worker';
 import { countKubeRequestsWith } from '../activities/kube/requests.js';
 import { FERRY_METRICS, PHASE_DURATION_BUCKETS } from '../workflows/metric-names.js';
+import { zeroSeries } from '../workflows/metrics.js';
+import { TASK_QUEUE } from '../workflows/contract.js';
 
 /** `host:port`, `[v6]:port` or a bare port (all interfaces); undefined when unset or empty. */
 export function metricsAddress(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -49,4 +51,15 @@ export function installMetrics(env: NodeJS.ProcessEnv = process.env): string | u
   }
   countKubeRequestsWith(Runtime.instance().metricMeter);
   return address;
+}
+
+/**
+ * Every stall and end series of migrateVm at 0 for each pair of this worker's clusters, under the
+ * labels the SDK's workflow meter adds: an alert on increase() then sees the first stall or failure of
+ * a migration this process took over from another worker (its start was replayed, not counted).
+ */
+export function zeroMigrationSeries(clusters: readonly string[], namespace: string): void {
+  const meter = Runtime.instance().metricMeter.withTags({ namespace, taskQueue: TASK_QUEUE, workflowType: 'migrateVm' });
+  for (const source_cluster of clusters)
+    for (const destination_cluster of clusters) for (const inPlan of [false, true]) zeroSeries(meter, { source_cluster, destination_cluster }, inPlan);
 }

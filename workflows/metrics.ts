@@ -3,6 +3,7 @@
  * meter drops every call made while a history replays, so a migration is counted once however often
  * a worker replays it; the SDK adds the `namespace`, `taskQueue` and `workflowType` labels.
  */
+import type { MetricMeter } from '@temporalio/common';
 import { metricMeter } from '@temporalio/workflow';
 import type { Migration, StallInfo } from './contract.js';
 import { FERRY_METRICS, type MetricSpec } from './metric-names.js';
@@ -14,7 +15,7 @@ const counter = (s: MetricSpec) => metricMeter.createCounter(s.name, s.unit, s.h
 
 /** One migration's metrics: the labels every series of it carries, and what each phase change counts. */
 export class MigrationMetrics {
-  private readonly clusters: Record<string, string>;
+  private readonly clusters: { source_cluster: string; destination_cluster: string };
   private readonly inPlan: boolean;
 
   constructor(m: Migration) {
@@ -27,12 +28,8 @@ export class MigrationMetrics {
    * Prometheus, so an alert on the first stall or failure of a worker's life would never fire.
    */
   started(): void {
-    const labels = { ...this.clusters, in_plan: this.inPlan };
-    counter(FERRY_METRICS.migrationsStarted).add(1, labels);
-    const stalls = counter(FERRY_METRICS.stalls);
-    for (const deadline of DEADLINE_NAMES) stalls.add(0, { ...this.clusters, deadline });
-    const ended = counter(FERRY_METRICS.migrationsEnded);
-    for (const outcome of TERMINAL_PHASES) ended.add(0, { ...labels, outcome });
+    counter(FERRY_METRICS.migrationsStarted).add(1, { ...this.clusters, in_plan: this.inPlan });
+    zeroSeries(metricMeter, this.clusters, this.inPlan);
   }
 
   /** Leaving `from` (entered at `sinceIso`) for `to`: its time, and a stall or an end when `to` is one. */
@@ -43,6 +40,18 @@ export class MigrationMetrics {
     if (to === 'Stalled' && stall) counter(FERRY_METRICS.stalls).add(1, { ...this.clusters, deadline: stall.deadline });
     if (isTerminal(to)) counter(FERRY_METRICS.migrationsEnded).add(1, { ...this.clusters, in_plan: this.inPlan, outcome: to });
   }
+}
+
+/**
+ * The stall and end series of one pair of clusters at 0. A migration creates them when it starts; a
+ * worker creates them for every pair of its clusters when it starts too, because a migration it takes
+ * over mid-way replays its start (and the meter drops calls made while replaying).
+ */
+export function zeroSeries(meter: MetricMeter, clusters: { source_cluster: string; destination_cluster: string }, inPlan: boolean): void {
+  const stalls = meter.createCounter(FERRY_METRICS.stalls.name, FERRY_METRICS.stalls.unit, FERRY_METRICS.stalls.help);
+  for (const deadline of DEADLINE_NAMES) stalls.add(0, { ...clusters, deadline });
+  const ended = meter.createCounter(FERRY_METRICS.migrationsEnded.name, FERRY_METRICS.migrationsEnded.unit, FERRY_METRICS.migrationsEnded.help);
+  for (const outcome of TERMINAL_PHASES) ended.add(0, { ...clusters, in_plan: inPlan, outcome });
 }
 
 export function countDecision(action: 'retry' | 'cancel' | 'extend', automatic: boolean): void {

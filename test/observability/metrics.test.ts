@@ -109,6 +109,15 @@ describe('worker /metrics', () => {
     assert.ok(m.some((x) => x.name === 'ferry_migrations_ended_total' && x.labels.outcome === 'Failed' && x.value === 0));
     assert.ok(m.some((x) => x.name === 'ferry_migration_stalls_total' && x.labels.deadline === 'completion' && x.value === 0));
     assert.equal(sumOf(m, 'ferry_migrations_ended_total', { workflowType: 'migrateVm', taskQueue: 'ferry', namespace: 'default' }), 2);
+    // ...and by the worker at its start for every pair of its clusters, with the labels the workflow meter
+    // adds: a migration taken over from another worker replays its start, which counts nothing.
+    const zero = { workflowType: 'migrateVm', taskQueue: 'ferry', namespace: 'default', source_cluster: 'destination', destination_cluster: 'source' };
+    assert.ok(
+      m.some((x) => x.name === 'ferry_migration_stalls_total' && Object.entries(zero).every(([k, v]) => x.labels[k] === v) && x.labels.deadline === 'handshake' && x.value === 0),
+    );
+    assert.ok(
+      m.some((x) => x.name === 'ferry_migrations_ended_total' && Object.entries(zero).every(([k, v]) => x.labels[k] === v) && x.labels.outcome === 'Failed' && x.value === 0),
+    );
 
     assert.equal(sumOf(m, 'ferry_migration_stalls_total'), 2);
     assert.equal(sumOf(m, 'ferry_migration_stalls_total', { deadline: stalledOn! }), 2);
