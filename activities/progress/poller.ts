@@ -11,7 +11,7 @@ export function noEndpoint(cluster: string): string {
 
 /** How long the last progress stands when readings fail or come back empty. */
 const HOLD_MS = 30_000;
-/** Failed readings in a row before progress is called unavailable. */
+/** Failed readings since the last progress before progress is called unavailable. */
 const FAILURES_TO_GIVE_UP = 3;
 
 export class ProgressPoller {
@@ -45,7 +45,8 @@ export class ProgressPoller {
   /**
    * What a reading means given the ones before: one timeout or empty answer between good readings is a
    * blip, not a change worth two signals and a diagnosis that says "unknown" — the last progress
-   * stands for HOLD_MS, and unavailable needs FAILURES_TO_GIVE_UP in a row.
+   * stands for HOLD_MS, and unavailable needs FAILURES_TO_GIVE_UP failures since the last progress (an
+   * empty answer between them is not a failure, nor a success).
    */
   judge(reading: ProgressReading, now: number): ProgressReading {
     if (reading.progress) {
