@@ -11,14 +11,10 @@ type Activities = ReturnType<typeof createActivities>;
 /**
  * Quick API calls: retried on transient errors, not forever. Whether a failure is retried is decided
  * where it is mapped (activities/kube/errors.ts sets `nonRetryable`), not by failure type here.
- * The start-to-close timeout is also how long a migration waits when an attempt's completion is lost:
- * the SDK gives up reporting a completion after about 10 s of Temporal being unreachable, and only
- * this timeout then runs the attempt again (test/proof/restart). So it is short: one attempt is a
- * handful of requests.
  */
 export const api = (summary: string) =>
   proxyActivities<Activities>({
-    startToCloseTimeout: '30s',
+    startToCloseTimeout: '2m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
     summary,
   });
