@@ -6,8 +6,9 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { type ActivityInterceptorsFactory, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { keepAlive } from './activity-keepalive.js';
 import type { ClusterRegistry } from '../activities/kube/cluster.js';
 import type { ProgressSources } from './progress-config.js';
 import { TASK_QUEUE, type Observation } from '../workflows/contract.js';
@@ -34,6 +35,10 @@ export interface FerryWorkerOptions {
   dataConverter?: DataConverter;
   /** Default: as the OTEL_* variables say (off without them). */
   tracing?: Tracing;
+  /** More activity interceptors, after ferry's own (the proof suite's kill hook). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
+  /** How long a workflow task waits for this worker's sticky queue before any worker may take it (SDK default 10 s). */
+  stickyQueueScheduleToStartTimeout?: WorkerOptions['stickyQueueScheduleToStartTimeout'];
 }
 
 export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> {
@@ -56,7 +61,11 @@ export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> 
     taskQueue: o.taskQueue ?? TASK_QUEUE,
     ...code,
     // A bundle has its workflow interceptors built in; from source the SDK bundles them with the workflows.
-    interceptors: { ...tracing.interceptors, ...(code.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}) },
+    interceptors: {
+      ...tracing.interceptors,
+      activity: [keepAlive, ...(tracing.interceptors.activity ?? []), ...(o.activityInterceptors ?? [])],
+      ...(code.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+    },
     sinks: tracing.sinks,
     activities: createActivities({
       clusters: o.clusters,
@@ -68,5 +77,6 @@ export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> 
     shutdownGraceTime: '30s',
     ...(o.dataConverter ? { dataConverter: o.dataConverter } : {}),
     ...(o.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: o.maxCachedWorkflows } : {}),
+    ...(o.stickyQueueScheduleToStartTimeout !== undefined ? { stickyQueueScheduleToStartTimeout: o.stickyQueueScheduleToStartTimeout } : {}),
   });
 }

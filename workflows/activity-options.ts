@@ -10,11 +10,14 @@ type Activities = ReturnType<typeof createActivities>;
 
 /**
  * Quick API calls: retried on transient errors, not forever. Whether a failure is retried is decided
- * where it is mapped (activities/kube/errors.ts sets `nonRetryable`), not by failure type here.
+ * where it is mapped (activities/kube/errors.ts sets `nonRetryable`), not by failure type here. The
+ * worker heartbeats them (workers/activity-keepalive.ts): a worker that dies during one costs the
+ * heartbeat timeout, not the two minutes of start-to-close.
  */
 export const api = (summary: string) =>
   proxyActivities<Activities>({
     startToCloseTimeout: '2m',
+    heartbeatTimeout: '10s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
     summary,
   });

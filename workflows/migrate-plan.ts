@@ -34,7 +34,8 @@ const { syncCertificates } = proxyActivities<Activities>({
 });
 const { preflightMany } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
-  heartbeatTimeout: '2m',
+  // The worker keeps it alive between reports (workers/activity-keepalive.ts): a dead worker costs 30 s.
+  heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
   summary: 'preflight a batch of the plan VMs',
 });

@@ -1,0 +1,25 @@
+/**
+ * Where the proof suite's worker kills itself: at an activity boundary (before its body runs, or after
+ * it returned but before the result reached Temporal) or inside a wait (at its first own heartbeat).
+ * Deterministic: the Nth execution of that step in a worker's life, optionally only for one workflow.
+ */
+export type KillMoment = 'start' | 'end' | 'heartbeat';
+
+export interface KillPoint {
+  /** The activity type, with the wait's goal for `waitFor` (`waitFor:handshake`). */
+  step: string;
+  at: KillMoment;
+  /** Only this workflow's executions of the step count; default any. */
+  workflowId?: string;
+  /** Default 1. */
+  nth?: number;
+}
+
+/** A step's name as a kill point names it. */
+export function stepOf(activityType: string, args: readonly unknown[]): string {
+  if (activityType !== 'waitFor') return activityType;
+  const goal = (args[1] as { goal?: unknown } | undefined)?.goal;
+  return typeof goal === 'string' ? `waitFor:${goal}` : activityType;
+}
+
+export const describePoint = (p: KillPoint) => `${p.at === 'heartbeat' ? 'inside' : p.at === 'start' ? 'before' : 'after'} ${p.step}${(p.nth ?? 1) > 1 ? ` #${p.nth}` : ''}`;
