@@ -19,8 +19,8 @@ import { input, startMigration, waitForPhase } from '../../support/e2e.js';
 import { clients, eventually, kubevirt, path, simControl } from '../../../simulator/testing/sim.js';
 import { setMigrationConfig } from '../../support/kubevirt-config.js';
 import { startRestartStack, type RestartStack, type StopSignal } from './dev-stack.js';
-import { violations } from './outcome.js';
-import { recordRun } from './record.js';
+import { recordRun } from '../support/figures.js';
+import { baseline, checkRun, secretLeaks, VmimPairWatch } from '../support/invariants.js';
 
 type Side = 'source' | 'destination';
 type Outcome = MigrationResult['outcome'];
@@ -166,7 +166,7 @@ const SCENARIOS: Scenario[] = [
   {
     // Down for longer than the SDK retries a completion (10 s): the finalize activity's completion
     // is lost, and the server must time the attempt out and run it again. That took the api
-    // activities' start-to-close timeout, 2 minutes, until it was cut to 30 s.
+    // activities' start-to-close timeout, 2 minutes, until they got a 10 s heartbeat timeout.
     phase: 'Finalizing',
     variant: 'down 15 s after the work was done',
     vm: 'web-01',
@@ -243,6 +243,8 @@ describe('Temporal dev server restarted in each phase (SQLite file, same port)',
     it(`${name} → restart → ${sc.outcome}`, async () => {
       stack = await startRestartStack();
       const s = stack;
+      const before = await baseline(s.sim);
+      const pairs = await VmimPairWatch.start(s.sim);
       await sc.hold(s);
       const i = input(sc.vm, { options: { ...PATIENT, ...sc.options } });
       const workflowId = migrationWorkflowId(i);
@@ -277,7 +279,12 @@ describe('Temporal dev server restarted in each phase (SQLite file, same port)',
         );
         assert.ok(again.length > 0, `no second attempt of ${sc.retried} in the history`);
       }
-      const found = await violations(s.sim, { workflowId, vm: sc.vm, outcome: sc.outcome });
+      await pairs.stop();
+      const found = [
+        ...(await checkRun(s.sim, { workflowId, vm: sc.vm, outcome: sc.outcome }, before)),
+        ...pairs.violations(),
+        ...(await secretLeaks(s.client, s.sim, { workflowIds: [workflowId], logs: s.logs })),
+      ];
       recordRun({
         suite: 'restart',
         scenario: `dev-server ${name}`,
@@ -285,7 +292,6 @@ describe('Temporal dev server restarted in each phase (SQLite file, same port)',
         expected: sc.outcome,
         violations: found,
         faults: { 'temporal-restart': 1 },
-        durationMs: tDone - tDown,
       });
       console.log(`dev-server ${name}: down → back ${secs(tUp - tDown)}, back → ${result.outcome} ${secs(tDone - tUp)}`);
       assert.equal(result.outcome, sc.outcome);
