@@ -18,7 +18,8 @@ export interface KillPoint {
 /** A step's name as a kill point names it. */
 export function stepOf(activityType: string, args: readonly unknown[]): string {
   if (activityType !== 'waitFor') return activityType;
-  const goal = (args[1] as { goal?: unknown } | undefined)?.goal;
+  // waitFor(ref, goal): the goal is the second argument itself.
+  const goal = args[1];
   return typeof goal === 'string' ? `waitFor:${goal}` : activityType;
 }
 
