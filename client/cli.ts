@@ -3,6 +3,7 @@
  * naming the flag) and the connection flags.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDuration } from '../workflows/duration.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, rolledBack: 3, refused: 4 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -62,6 +63,16 @@ export function outputFormat(value: string | undefined): 'table' | 'json' {
   if (value === undefined || value === 'table') return 'table';
   if (value === 'json') return 'json';
   throw new UsageError([`--output must be "table" or "json" (got "${value}")`]);
+}
+
+/** Bounds of `--interval`: faster polling only loads Temporal; a longer wait would overflow Node's timers (they then fire at once). */
+const INTERVAL = { min: 100, max: 3_600_000 };
+
+/** `--interval` in milliseconds (default 1s); checked before anything is sent. */
+export function intervalFlag(value: string | undefined): number {
+  const ms = parseDuration(value ?? '1s');
+  if (ms === undefined || ms < INTERVAL.min || ms > INTERVAL.max) throw new UsageError([`--interval must be a duration between 100ms and 1h, e.g. 1s or 500ms (got "${value}")`]);
+  return ms;
 }
 
 export function onePositional(positionals: string[], what: string): string {

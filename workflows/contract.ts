@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { duration, type DurationRange } from './duration.js';
+import { quote } from './quote.js';
 import type { Phase, StepPhase } from './phases.js';
 
 export const TASK_QUEUE = 'ferry';
@@ -162,17 +163,35 @@ export const destinationSchema = z
     { error: 'destination is required: {cluster, namespace?}' },
   )
   .strict();
+/**
+ * zod leaves a `__proto__` key out of a record without a word (assigning it would replace the
+ * prototype), so a map entry JSON can carry would vanish silently: refuse it, naming it.
+ */
+const refusePrototypeKey =
+  (what: string) =>
+  (v: unknown, ctx: { addIssue(issue: { code: 'custom'; message: string; path: PropertyKey[] }): void }): unknown => {
+    if (typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__'))
+      ctx.addIssue({ code: 'custom', path: ['__proto__'], message: `"__proto__" is not ${what}: remove the entry` });
+    return v;
+  };
+
 /** Source storage class → destination storage class for the blank disks. */
 export const storageClassMapSchema = z
-  .record(z.string(), z.string({ error: 'must be a storage class name' }).min(1, 'must not be empty: name the destination storage class'), {
-    error: 'storageClassMap must be an object: {"source-class": "destination-class"}',
-  })
+  .preprocess(
+    refusePrototypeKey('a storage class name'),
+    z.record(z.string(), z.string({ error: 'must be a storage class name' }).min(1, 'must not be empty: name the destination storage class'), {
+      error: 'storageClassMap must be an object: {"source-class": "destination-class"}',
+    }),
+  )
   .default({});
 /** Source Multus network `ns/name` → destination `ns/name`. */
 export const networkMapSchema = z
-  .record(z.string(), z.string({ error: 'must be a network: "namespace/name"' }).min(1, 'must not be empty: name the destination network as "namespace/name"'), {
-    error: 'networkMap must be an object: {"ns/source-net": "ns/destination-net"}',
-  })
+  .preprocess(
+    refusePrototypeKey('a network "namespace/name"'),
+    z.record(z.string(), z.string({ error: 'must be a network: "namespace/name"' }).min(1, 'must not be empty: name the destination network as "namespace/name"'), {
+      error: 'networkMap must be an object: {"ns/source-net": "ns/destination-net"}',
+    }),
+  )
   .default({});
 
 /** The plan a child migration belongs to (its name, bounded by the plan schema's 100). */
@@ -229,7 +248,7 @@ export function describeInputIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => {
     const where = i.path.length ? renderPath(i.path) : 'input';
     if (i.code === 'unrecognized_keys') {
-      return `${where}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}: remove or fix the spelling`;
+      return `${where}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map(quote).join(', ')}: remove or fix the spelling`;
     }
     if (!i.path.length && i.code === 'invalid_type') return 'input must be a JSON object: {"source": {...}, "destination": {...}, "options": {...}}';
     if (i.message.startsWith(where)) return i.message;

@@ -7,7 +7,8 @@
  */
 import { CancellationScope, CancelledFailure, condition, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
 import type { Migration } from './contract.js';
-import { formatDuration, parseDuration } from './duration.js';
+import { extendBy, refuseRequest } from './control-request.js';
+import { formatDuration } from './duration.js';
 import {
   cancelSignal,
   cancelUpdate,
@@ -55,12 +56,13 @@ export class Controls {
       if (why) throw new Error(why);
     };
     setHandler(statusQuery, () => run.status);
-    setHandler(retryUpdate, (req) => this.retry(req), { validator: (_req: ControlRequest) => refuse(this.refuseRetry()) });
-    setHandler(cancelUpdate, (req) => this.cancel(req), { validator: (_req: ControlRequest) => refuse(this.refuseCancel()) });
+    // The argument is checked first: it may be any JSON value (the Temporal CLI's --input).
+    setHandler(retryUpdate, (req) => this.retry(req), { validator: (req: ControlRequest) => refuse(refuseRequest('retry', req) ?? this.refuseRetry()) });
+    setHandler(cancelUpdate, (req) => this.cancel(req), { validator: (req: ControlRequest) => refuse(refuseRequest('cancel', req) ?? this.refuseCancel()) });
     setHandler(extendUpdate, (req) => this.extend(req), { validator: (req: ExtendRequest) => refuse(this.refuseExtend(req)) });
     const orWarn = <R>(why: string | undefined, act: () => R) => void (why ? log.warn(why) : act());
-    setHandler(retrySignal, (req) => orWarn(this.refuseRetry(), () => this.retry(req)));
-    setHandler(cancelSignal, (req) => orWarn(this.refuseCancel(), () => this.cancel(req)));
+    setHandler(retrySignal, (req) => orWarn(refuseRequest('retry', req) ?? this.refuseRetry(), () => this.retry(req)));
+    setHandler(cancelSignal, (req) => orWarn(refuseRequest('cancel', req) ?? this.refuseCancel(), () => this.cancel(req)));
     setHandler(extendSignal, (req) => orWarn(this.refuseExtend(req), () => this.extend(req)));
     setHandler(observeSignal, (o) => run.observe(o));
     void CancellationScope.nonCancellable(() => this.applyDecisions());
@@ -159,8 +161,8 @@ export class Controls {
   }
 
   private refuseExtend(req: ExtendRequest | undefined): string | undefined {
-    const by = req ? parseDuration(req.by) : undefined;
-    if (by === undefined || by <= 0) return 'extend refused: "by" must be a positive duration, e.g. {"by":"10m"}';
+    const bad = refuseRequest('extend', req);
+    if (bad) return bad;
     if (this.run.deadline.at === undefined) return `extend refused: no deadline is running (phase is ${this.run.phase})`;
     return undefined;
   }
@@ -177,7 +179,7 @@ export class Controls {
 
   /** A stalled wait resumes with `by` from now; a running one gets `by` more. The wait loop resumes the step. */
   private extend(req: ExtendRequest): ControlAnswer {
-    const by = parseDuration(req.by)!;
+    const by = extendBy(req)!;
     const deadline = this.run.deadline;
     countDecision('extend', false);
     if (this.run.phase !== 'Stalled') deadline.extend(by);

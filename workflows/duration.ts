@@ -1,5 +1,6 @@
 /** Durations in inputs: milliseconds as a number, or a string such as "250ms", "30s", "5m", "1h30m", "7d". */
 import { z } from 'zod';
+import { quote } from './quote.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -39,14 +40,17 @@ export interface DurationRange {
 const HOW = 'use milliseconds or a string like "30s", "5m", "1h", "7d"';
 
 /** What the input said, for an error: a number (or a bare numeric string) is milliseconds. */
-const given = (v: string | number) => (typeof v === 'number' || /^\d+(\.\d+)?$/.test(v.trim()) ? `${String(v).trim()}ms` : v.trim());
+const given = (v: string | number) => {
+  const shown = typeof v === 'number' || /^\d+(\.\d+)?$/.test(v.trim()) ? `${String(v).trim()}ms` : v.trim();
+  return shown.length > 60 ? `${shown.slice(0, 60)}… (${shown.length} characters)` : shown;
+};
 
 /** A zod duration that accepts both forms and yields milliseconds; with a range, values outside it are refused, naming it. */
 export const duration = (what: string, range?: DurationRange) =>
   z.union([z.number(), z.string()], { error: (iss) => `${what}: must be a duration (${HOW}; got ${iss.input === null ? 'null' : typeof iss.input})` }).transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${what}: "${v}" is not a duration; ${HOW}` });
+      ctx.addIssue({ code: 'custom', message: `${what}: ${quote(String(v))} is not a duration; ${HOW}` });
       return z.NEVER;
     }
     if (range && (ms < range.min || ms > range.max)) {

@@ -18,6 +18,7 @@ import {
   retryStalledSignal,
   retryStalledUpdate,
 } from './messages.js';
+import { refuseRequest } from './control-request.js';
 import { isPlanEnded } from './plan-contract.js';
 import type { PlanRun } from './plan-run.js';
 
@@ -32,10 +33,13 @@ export class PlanControls {
     const refuse = (why: string | undefined) => {
       if (why) throw new Error(why);
     };
-    setHandler(retryStalledUpdate, (req) => this.retryStalled(req), { validator: (_req?: ControlRequest) => refuse(this.refuseRetry()) });
-    setHandler(cancelPlanUpdate, (req) => this.cancel(req), { validator: (_req?: ControlRequest) => refuse(this.refuseCancel()) });
-    setHandler(retryStalledSignal, (req) => void (this.refuseRetry() ? undefined : this.retryStalled(req)));
-    setHandler(cancelPlanSignal, (req) => void (this.refuseCancel() ? undefined : this.cancel(req)));
+    // The argument is checked first: it may be any JSON value (the Temporal CLI's --input).
+    const refuseRetry = (req: unknown) => refuseRequest('retryStalled', req) ?? this.refuseRetry();
+    const refuseCancel = (req: unknown) => refuseRequest('cancelPlan', req) ?? this.refuseCancel();
+    setHandler(retryStalledUpdate, (req) => this.retryStalled(req), { validator: (req?: ControlRequest) => refuse(refuseRetry(req)) });
+    setHandler(cancelPlanUpdate, (req) => this.cancel(req), { validator: (req?: ControlRequest) => refuse(refuseCancel(req)) });
+    setHandler(retryStalledSignal, (req) => void (refuseRetry(req) ? undefined : this.retryStalled(req)));
+    setHandler(cancelPlanSignal, (req) => void (refuseCancel(req) ? undefined : this.cancel(req)));
   }
 
   refuseCancel(): string | undefined {

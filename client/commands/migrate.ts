@@ -49,14 +49,15 @@ const options = {
 
 /** `key=value`; whole numbers become numbers (durations accept milliseconds too). */
 function parseOptions(pairs: string[]): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
-  for (const pair of pairs) {
+  const entries = pairs.map((pair): [string, string | number] => {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError([`--option "${pair}": expected key=value, e.g. --option handshakeTimeout=10m`]);
     const value = pair.slice(eq + 1);
-    out[pair.slice(0, eq)] = /^\d+$/.test(value) ? Number(value) : value;
-  }
-  return out;
+    return [pair.slice(0, eq), /^\d+$/.test(value) ? Number(value) : value];
+  });
+  // Own properties even for a key like __proto__ (an assignment would set the prototype and drop the
+  // option silently): the schema then names it as an unknown option.
+  return Object.fromEntries(entries);
 }
 
 export function buildInput(ref: string, v: { from?: string; to?: string; 'to-namespace'?: string; option?: string[] }): MigrationInput {

@@ -6,11 +6,10 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { preflightPlan } from '../../activities/plan.js';
 import { migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type PreflightReport } from '../../workflows/contract.js';
-import { parseDuration } from '../../workflows/duration.js';
 import { cancelPlanUpdate, planStatusQuery, retryStalledUpdate } from '../../workflows/messages.js';
 import { type Plan, planInputSchema, type PlanResult, type PlanStatus, planWorkflowId, vmMigrationInput } from '../../workflows/plan-contract.js';
 import { planSummary } from '../../workflows/plan-details.js';
-import { CONNECTION_HELP, connectionOptions, EXIT, ExitError, KUBECONFIG_HELP, outputFormat, parse, sleep, UsageError, type ExitCode } from '../cli.js';
+import { CONNECTION_HELP, connectionOptions, EXIT, ExitError, intervalFlag, KUBECONFIG_HELP, outputFormat, parse, sleep, UsageError, type ExitCode } from '../cli.js';
 import { alreadyRunning, clusters, connect, expectWorkflow, requireClusters } from '../connection.js';
 import { refuseWithoutSearchAttributes } from '../search-attributes.js';
 import { table } from '../format.js';
@@ -111,11 +110,14 @@ export async function plan(argv: string[]): Promise<ExitCode> {
     console.log(planHelp);
     return EXIT.ok;
   }
+  // Flags are checked before anything is sent: a bad --interval must not leave a plan started.
+  const intervalMs = intervalFlag(v.interval);
+  const format = outputFormat(v.output);
   switch (sub) {
     case 'validate':
       return validatePlan(v);
     case 'start':
-      return startPlan(v);
+      return startPlan(v, intervalMs);
     case 'status':
     case 'watch':
     case 'retry':
@@ -124,8 +126,8 @@ export async function plan(argv: string[]): Promise<ExitCode> {
       const conn = await connect(v);
       try {
         const handle = await checkIsPlan(conn.client, workflowId);
-        if (sub === 'status') return await showStatus(handle, outputFormat(v.output));
-        if (sub === 'watch') return await watchPlan(handle, v.interval);
+        if (sub === 'status') return await showStatus(handle, format);
+        if (sub === 'watch') return await watchPlan(handle, intervalMs);
         return await control(handle, sub, v.reason);
       } finally {
         await conn.close();
@@ -185,7 +187,7 @@ async function validatePlan(v: Values): Promise<ExitCode> {
   return blocked.length ? EXIT.failed : EXIT.ok;
 }
 
-async function startPlan(v: Values): Promise<ExitCode> {
+async function startPlan(v: Values, intervalMs: number): Promise<ExitCode> {
   if (!v.file) throw new UsageError(['start needs the plan file: -f plan.yaml']);
   const { plan: p, raw } = await loadPlan(v.file);
   const workflowId = planWorkflowId(p.name);
@@ -212,7 +214,7 @@ async function startPlan(v: Values): Promise<ExitCode> {
     const ui = (v['ui-url'] ?? 'http://127.0.0.1:8233').replace(/\/+$/, '');
     console.log(`Web UI:      ${uiLink(ui, conn.namespace, workflowId)}`);
     console.log(`Its VMs:     ${ui}/namespaces/${encodeURIComponent(conn.namespace)}/workflows?query=${encodeURIComponent(`FerryPlan="${p.name}"`)}`);
-    return v.watch ? await watchPlan(handle, v.interval) : EXIT.ok;
+    return v.watch ? await watchPlan(handle, intervalMs) : EXIT.ok;
   } finally {
     await conn.close();
   }
@@ -244,9 +246,7 @@ async function control(handle: WorkflowHandle, sub: 'retry' | 'cancel', reason: 
   }
 }
 
-async function watchPlan(handle: WorkflowHandle, interval: string | undefined): Promise<ExitCode> {
-  const intervalMs = parseDuration(interval ?? '1s');
-  if (intervalMs === undefined || intervalMs < 100) throw new UsageError([`--interval must be a duration of at least 100ms, e.g. 1s (got "${interval}")`]);
+async function watchPlan(handle: WorkflowHandle, intervalMs: number): Promise<ExitCode> {
   const tty = process.stdout.isTTY === true;
   let done = false;
   let interrupted = false;

@@ -5,10 +5,9 @@
  */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { connect, expectWorkflow } from '../connection.js';
-import { CONNECTION_HELP, connectionOptions, EXIT, parse, sleep, UsageError, type ExitCode } from '../cli.js';
+import { CONNECTION_HELP, connectionOptions, EXIT, intervalFlag, parse, sleep, UsageError, type ExitCode } from '../cli.js';
 import { changeKey, changeLine, ending, frame, overallCode, rewind, type Style, type Watched } from '../progress.js';
 import type { MigrationResult, MigrationStatus } from '../../workflows/contract.js';
-import { parseDuration } from '../../workflows/duration.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { listQuery } from './list.js';
 import { errorMessage } from '../../workflows/errors.js';
@@ -67,8 +66,7 @@ export async function watch(argv: string[]): Promise<ExitCode> {
     console.log(watchHelp);
     return EXIT.ok;
   }
-  const intervalMs = parseDuration(v.interval ?? '1s');
-  if (intervalMs === undefined || intervalMs < 100) throw new UsageError([`--interval must be a duration of at least 100ms, e.g. 1s or 500ms (got "${v.interval}")`]);
+  const intervalMs = intervalFlag(v.interval);
   if (v.stalled && positionals.length) throw new UsageError(['--stalled selects the migrations to watch: give either workflow IDs or --stalled, not both']);
   const ids = [...new Set(positionals)];
 

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { planInputSchema, type PlanInput } from '../../workflows/plan-contract.js';
+import { quote } from '../../workflows/quote.js';
 import { isObj, renderPath, type Conversion, type Doc } from './document.js';
 import { FERRY_API_VERSION, FERRY_KIND, fromFerry, isFerryPlan } from './ferry-plan.js';
 import { FORKLIFT_GROUP, fromForklift, isForkliftDocument } from './forklift.js';
@@ -116,7 +117,7 @@ export function describePlanIssues(error: z.ZodError, file: string, fieldPath: C
   return error.issues.map((issue) => {
     const where = fieldPath(issue.path);
     if (issue.code === 'unrecognized_keys') {
-      return `${file}: ${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}: remove or fix the spelling`;
+      return `${file}: ${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(quote).join(', ')}: remove or fix the spelling`;
     }
     for (let k = 0; k < issue.path.length; k++) {
       const tail = issue.path.slice(k);

@@ -54,6 +54,8 @@ interface Route {
 }
 
 const MAX_BODY = 3 * 1024 * 1024;
+/** Deeper than any Kubernetes object; kube-apiserver also refuses bodies nested past a limit. */
+const MAX_DEPTH = 100;
 const OPEN_PATHS = new Set(['/version', '/healthz', '/readyz', '/livez']);
 
 function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -72,11 +74,27 @@ export async function readBody(req: IncomingMessage): Promise<unknown> {
     chunks.push(c as Buffer);
   }
   if (!size) return undefined;
+  let body: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (e) {
     throw badRequest(`the request body is not valid JSON: ${(e as Error).message}`);
   }
+  // The store, patches and selectors walk objects recursively: a body nested thousands deep would overflow the stack (a 500).
+  if (depthOver(body, MAX_DEPTH)) throw badRequest(`the request body is nested more than ${MAX_DEPTH} levels deep`);
+  return body;
+}
+
+/** Whether `v` nests objects or lists deeper than `max` (counted without recursion). */
+function depthOver(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [cur, depth] = stack.pop()!;
+    if (typeof cur !== 'object' || cur === null) continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(cur)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 interface SelfReviewBody {
@@ -196,15 +214,15 @@ export class ApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const url = new URL(req.url ?? '/', 'https://sim');
     let user: User | undefined;
     let verb = 'other';
     try {
+      const url = requestUrl(req.url);
       if (OPEN_PATHS.has(url.pathname)) {
         return send(res, 200, url.pathname === '/version' ? VERSION : 'ok');
       }
       user = this.authenticate(req);
-      const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      const segs = pathSegments(url.pathname);
       if (segs[0] === 'sim') return await this.control(user, req, res, segs);
       if (req.method === 'POST' && segs[0] === 'apis' && segs[1] === 'authorization.k8s.io' && segs[2] === 'v1') {
         verb = 'create';
@@ -430,6 +448,28 @@ export class ApiServer {
 function listItem(o: KubeObject): Omit<KubeObject, 'kind' | 'apiVersion'> {
   const { kind: _k, apiVersion: _v, ...rest } = o;
   return rest;
+}
+
+/**
+ * The request's URL. Parsed against a base, a path such as `//x` would be read as a host, and an
+ * invalid one (`//%00`) threw outside any handler: an unhandled rejection, no answer (a hang), and
+ * in the simulator's own process a crash.
+ */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(`https://sim${target?.startsWith('/') ? target : '/'}`);
+  } catch {
+    throw badRequest(`the request target is not a valid path: ${(target ?? '').slice(0, 100)}`);
+  }
+}
+
+/** The path's segments, unescaped; a malformed escape (`%ZZ`) is the client's error, as kube-apiserver answers it. */
+function pathSegments(pathname: string): string[] {
+  try {
+    return pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw badRequest(`the request path is not validly escaped: ${pathname.slice(0, 100)}`);
+  }
 }
 
 function notFoundDoc(): never {
