@@ -3,7 +3,7 @@
  * address, the blocked message (without the target's benign "waiting" text), and transfer progress
  * from the source cluster's metrics where it has an endpoint for them (KubeVirt's API has none).
  */
-import type { Observation } from '../workflows/contract.js';
+import type { ApiUnreachable, Observation } from '../workflows/contract.js';
 import { outpaced } from '../workflows/progress.js';
 import { field, type KubeObject } from './kube/kinds.js';
 import type { ProgressReading } from './progress/prometheus.js';
@@ -29,7 +29,7 @@ export interface Observed {
   targetVMI?: KubeObject;
 }
 
-export function observation(o: Observed, now: Date, reading: ProgressReading = {}): Observation {
+export function observation(o: Observed, now: Date, reading: ProgressReading = {}, unreachable: ApiUnreachable[] = []): Observation {
   const phase = (x: KubeObject | undefined) => field<string>(x, 'status.phase') || undefined;
   const srcBlocked = blockedMessage(o.sourceVMIM);
   const dstBlocked = blockedMessage(o.targetVMIM);
@@ -56,6 +56,7 @@ export function observation(o: Observed, now: Date, reading: ProgressReading = {
   set('progress', reading.progress);
   set('progressUnavailable', reading.unavailable);
   set('failureReason', failure);
+  if (unreachable.length) obs.unreachable = unreachable;
   return obs;
 }
 
@@ -69,7 +70,7 @@ function phaseGroup(p: string | undefined): string {
 /**
  * Worth telling the workflow (each report costs history events): a change of phase group on either
  * side, of the blocked message or failure, progress crossing a quarter, the copy starting or ceasing
- * to converge, or progress becoming (un)available.
+ * to converge, progress becoming (un)available, or a cluster's API server becoming (un)reachable.
  */
 export function meaningfulChange(prev: Observation | undefined, next: Observation): boolean {
   if (!prev) return true;
@@ -85,6 +86,8 @@ export function meaningfulChange(prev: Observation | undefined, next: Observatio
       o.progress ? outpaced(o.progress) : undefined,
       // Whether, not why: a flaky endpoint's changing error text is not worth a signal each time.
       o.progressUnavailable !== undefined,
+      // Which clusters, not the error text: a retrying connection's message changes.
+      (o.unreachable ?? []).map((u) => u.cluster),
     ]);
   return key(prev) !== key(next);
 }

@@ -6,7 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureTypes, type Observation } from '../workflows/contract.js';
+import { type ApiUnreachable, FailureTypes, type Observation } from '../workflows/contract.js';
 import type { ActivityDeps, AttemptRef } from './context.js';
 import { orFail } from './kube/errors.js';
 import { field } from './kube/kinds.js';
@@ -91,15 +91,17 @@ export function waitActivities(deps: ActivityDeps) {
           : undefined;
       let lastReported: Observation | undefined;
       let lastReportAt = 0;
+      // The first reads can take a request timeout or two against a hung API server: keep the heartbeat going meanwhile.
+      const beat = setInterval(() => ctx.heartbeat(), 1000);
       try {
         await orFail(
           Promise.all(Object.values(watches).map((w) => w.start())),
           `watching the migration of ${m.source.namespace}/${m.source.name}`,
           `${m.source.cluster}/${m.destination.cluster}`,
-        );
+        ).finally(() => clearInterval(beat));
         for (;;) {
           const o: Observed = Object.fromEntries(Object.entries(watches).map(([k, w]) => [k, w.latest]));
-          const obs = observation(o, now(), poller?.latest);
+          const obs = observation(o, now(), poller?.latest, unreachable(Object.values(watches), m.source.cluster));
           const done = evaluate(goal, o, obs);
           ctx.heartbeat(obs);
           if (done) return done; // the result carries the last observation
@@ -119,6 +121,20 @@ export function waitActivities(deps: ActivityDeps) {
       }
     },
   };
+}
+
+/** One entry per cluster whose API server a watch cannot reach, with the longest-standing failure. */
+function unreachable(watches: ObjectWatch[], sourceCluster: string): ApiUnreachable[] {
+  const byCluster = new Map<string, ApiUnreachable>();
+  for (const w of watches) {
+    const f = w.failure;
+    if (!f) continue;
+    const seen = byCluster.get(w.cluster.name);
+    if (seen && seen.since <= f.since) continue;
+    const side = w.cluster.name === sourceCluster ? 'source' : 'destination';
+    byCluster.set(w.cluster.name, { side, cluster: w.cluster.name, server: w.cluster.server, error: f.error, since: f.since });
+  }
+  return [...byCluster.values()];
 }
 
 async function report(deps: ActivityDeps, ctx: Context, obs: Observation): Promise<boolean> {

@@ -21,6 +21,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ClusterClient, type ClusterRegistry } from '../activities/kube/cluster.js';
 import { PooledKubeConfig } from '../activities/kube/pooled.js';
 import { clusterName, FailureTypes } from '../workflows/contract.js';
+import { parseDuration } from '../workflows/duration.js';
 
 /** Where the kubelet mounts a pod's ServiceAccount token, its cluster's CA and its namespace. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -41,13 +42,22 @@ export interface RegistryOptions {
   root?: string;
 }
 
+/** How long one Kubernetes request may wait for its answer (activities/kube/pooled.ts); FERRY_KUBE_REQUEST_TIMEOUT. */
+export function requestTimeoutFromEnvironment(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.FERRY_KUBE_REQUEST_TIMEOUT;
+  if (v === undefined || v === '') return undefined;
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 100) throw new Error(`FERRY_KUBE_REQUEST_TIMEOUT is "${v}": give a duration of at least 100ms, e.g. 30s`);
+  return ms;
+}
+
 export class KubeconfigRegistry implements ClusterRegistry {
   private readonly clients = new Map<string, ClusterClient>();
   private readonly origins = new Map<string, string>();
   private readonly inClusterName: string | undefined;
 
   /** Every context of `kc` (if any) and, if given, the pod's own cluster; a name on both is an error. */
-  constructor(kc: KubeConfig | undefined, inCluster?: InCluster, kubeconfigFile = 'the kubeconfig') {
+  constructor(kc: KubeConfig | undefined, inCluster?: InCluster, kubeconfigFile = 'the kubeconfig', requestTimeoutMs?: number) {
     for (const ctx of kc?.getContexts() ?? []) {
       if (inCluster && ctx.name === inCluster.name) {
         throw new Error(
@@ -57,11 +67,13 @@ export class KubeconfigRegistry implements ClusterRegistry {
       }
       const one = new PooledKubeConfig();
       one.loadFromOptions({ clusters: kc!.getClusters(), users: kc!.getUsers(), contexts: kc!.getContexts(), currentContext: ctx.name });
+      if (requestTimeoutMs !== undefined) one.requestTimeoutMs = requestTimeoutMs;
       this.clients.set(ctx.name, new ClusterClient(ctx.name, one));
       this.origins.set(ctx.name, `context in ${kubeconfigFile}`);
     }
     this.inClusterName = inCluster?.name;
     if (inCluster) {
+      if (requestTimeoutMs !== undefined && inCluster.kc instanceof PooledKubeConfig) inCluster.kc.requestTimeoutMs = requestTimeoutMs;
       this.clients.set(inCluster.name, new ClusterClient(inCluster.name, inCluster.kc));
       this.origins.set(inCluster.name, 'in-cluster ServiceAccount');
     }
@@ -89,7 +101,7 @@ export class KubeconfigRegistry implements ClusterRegistry {
       inCluster = { name: DEFAULT_IN_CLUSTER_NAME, kc: inClusterConfig(env, opts.root ?? '', `there is no kubeconfig at ${file} and KUBERNETES_SERVICE_HOST is set`) };
     }
 
-    const registry = new KubeconfigRegistry(kc, inCluster, file);
+    const registry = new KubeconfigRegistry(kc, inCluster, file, requestTimeoutFromEnvironment(env));
     if (registry.names().length === 0) {
       throw new Error(
         kc

@@ -312,7 +312,22 @@ export interface Observation {
   /** Why there is no byte progress: no metrics endpoint for the source cluster, or it failed. */
   progressUnavailable?: string;
   failureReason?: string;
+  /**
+   * API servers the waiting activity gets no answer from (refused, reset, timed out): what it shows of
+   * that cluster is what it saw last. The server URL as the kubeconfig names it, never a credential.
+   */
+  unreachable?: ApiUnreachable[];
   at: string;
+}
+
+export interface ApiUnreachable {
+  /** Which side of the migration, and the cluster (kubeconfig context) it is. */
+  side: 'source' | 'destination';
+  cluster: string;
+  server: string;
+  /** What the network said, e.g. `connect ECONNREFUSED 10.0.0.1:6443`. */
+  error: string;
+  since: string;
 }
 
 export interface StallInfo {

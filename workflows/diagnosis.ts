@@ -4,11 +4,13 @@
  */
 import type { Migration, Observation, StallInfo } from './contract.js';
 import { formatDuration } from './duration.js';
+import { DEADLINES } from './phases.js';
 import { etaMs, formatBytes, formatRate as rate, outpaced, percentCopied } from './progress.js';
 
 export { formatBytes } from './progress.js';
 
 export function diagnose(deadline: StallInfo['deadline'], waitedMs: number, o: Observation | undefined, m: Migration): string {
+  if (o?.unreachable?.length) return unreachable(deadline, o, m);
   const waited = formatDuration(waitedMs);
   const dst = `${m.destination.cluster}/${m.destination.namespace}`;
   const blocked = o?.blocked ?? '';
@@ -72,5 +74,20 @@ function completion(waited: string, o: Observation | undefined, m: Migration): s
   return (
     `${budget}: ${copied}% of the state copied (${sent}; ${rates}${eta}; ${sides}). ` +
     'The copy is slower than the budget allows: if it is progressing, extend the deadline; otherwise check the migration bandwidth and the network between the clusters.'
+  );
+}
+
+/**
+ * A cluster whose API server does not answer: everything else ferry could say about the wait rests
+ * on what it saw before the API went away, so the unreachable server is the diagnosis.
+ */
+function unreachable(deadline: StallInfo['deadline'], o: Observation, m: Migration): string {
+  const servers = o.unreachable!.map((u) => `the ${u.side} cluster ${u.cluster}'s API server (${u.server}) is unreachable: ${u.error} (since ${u.since})`);
+  const first = servers.join('; and ');
+  const clusters = o.unreachable!.map((u) => u.cluster).join(' and ');
+  return (
+    `${first[0]!.toUpperCase()}${first.slice(1)}. ${DEADLINES[deadline].headline[0]!.toUpperCase()}${DEADLINES[deadline].headline.slice(1)}, but ferry cannot see the migration of ` +
+    `${m.source.namespace}/${m.source.name} on ${clusters}, so it cannot tell whether KubeVirt is still working. ferry keeps retrying and the step goes on once the API server answers: ` +
+    'check the API server and the network (firewalls, load balancers, VPN) between the worker and it; retry or cancel need it reachable too.'
   );
 }

@@ -4,15 +4,21 @@
  * callers map them with errors.ts where they know what they were doing.
  */
 import * as k8s from '@kubernetes/client-node';
-import { isNotFound, kubeError } from './errors.js';
+import { isNotFound, isTransient, kubeError } from './errors.js';
 import { apiVersion, Kinds, type KindName, type KindRef, type KubeObject } from './kinds.js';
-import { PooledKubeConfig } from './pooled.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, PooledKubeConfig } from './pooled.js';
 
 /** client-node's core models carry Date objects; the rest of ferry works on the JSON the server sent. */
 const plain = <T>(o: unknown): T => JSON.parse(JSON.stringify(o)) as T;
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 const RETRIES = 4;
+/**
+ * No new try once this much time has passed since the first: against a hung API server every try
+ * costs a request timeout, and an activity attempt (2 min start-to-close) must end before Temporal
+ * schedules the next one.
+ */
+const RETRY_BUDGET_MS = 60_000;
 
 /**
  * Transient API errors (5xx, 429, network) are retried here, per request, with a short backoff or the
@@ -21,13 +27,13 @@ const RETRIES = 4;
  * that as "read it back and check it is ours".
  */
 async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (e) {
       const info = kubeError(e);
-      const transient = info.code === undefined || info.code === 429 || info.code >= 500;
-      if (!transient || attempt >= RETRIES) throw e;
+      if (!isTransient(e) || attempt >= RETRIES || Date.now() - started >= RETRY_BUDGET_MS) throw e;
       const wait = info.retryAfterSeconds ? info.retryAfterSeconds * 1000 : 100 * 2 ** attempt;
       await new Promise((r) => setTimeout(r, Math.min(wait, 5000)));
     }
@@ -49,13 +55,32 @@ export class ClusterClient {
     this.access = new AccessReviews(kc);
   }
 
+  /** The API server's URL as the kubeconfig names it, for messages (without any user info). */
+  get server(): string {
+    const raw = this.kc.getCurrentCluster()?.server ?? '';
+    try {
+      const u = new URL(raw);
+      u.username = '';
+      u.password = '';
+      return u.toString().replace(/\/$/, '');
+    } catch {
+      return '(no server URL)';
+    }
+  }
+
+  /** How long one request may wait for its answer; watches use it as their inactivity timeout. */
+  get requestTimeoutMs(): number {
+    return this.kc instanceof PooledKubeConfig ? this.kc.requestTimeoutMs : DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
   private ref(kind: KindName): KindRef {
     return Kinds[kind];
   }
 
-  async get(kind: KindName, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+  /** The object, or undefined when there is none; `once`: a single request, no retries (watch.ts retries itself). */
+  async get(kind: KindName, namespace: string | undefined, name: string, once = false): Promise<KubeObject | undefined> {
     try {
-      return await withRetry(() => this.read(kind, namespace, name));
+      return await (once ? this.read(kind, namespace, name) : withRetry(() => this.read(kind, namespace, name)));
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;

@@ -36,6 +36,29 @@ export function kubeError(e: unknown): KubeErrorInfo {
 }
 
 export const isNotFound = (e: unknown) => kubeError(e).code === 404;
+/** Worth another request: no HTTP answer at all (network, timeout), 5xx or 429. */
+export const isTransient = (e: unknown) => {
+  const code = kubeError(e).code;
+  return code === undefined || code === 429 || code >= 500;
+};
+
+/**
+ * Why a request got no HTTP answer at all, in the words an operator checks the network with:
+ * `connect ECONNREFUSED 127.0.0.1:6443`, a TLS handshake or an answer that never came. Undefined
+ * when the API server did answer (with whatever status). Never quotes a request: no header, no token.
+ */
+export function unreachableReason(e: unknown): string | undefined {
+  // client-node's ApiException has `code`, a refused watch `statusCode`: both are answers.
+  if (typeof (e as { code?: unknown })?.code === 'number' || typeof (e as { statusCode?: unknown })?.statusCode === 'number') return undefined;
+  const err = e as { name?: string; message?: string; code?: string; cause?: { code?: string; message?: string } } | undefined;
+  const code = err?.cause?.code ?? err?.code;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'the TCP connection or TLS handshake did not complete (connect timeout)';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'the API server accepted the request but sent no answer (request timeout)';
+  if (code === 'UND_ERR_BODY_TIMEOUT') return 'the API server stopped sending its answer (request timeout)';
+  if (err?.name === 'TimeoutError') return 'the connection went silent (watch timeout)';
+  const detail = err?.cause?.message ?? err?.message;
+  return detail ? detail.replace(/\s+/g, ' ').slice(0, 200) : (code ?? 'network error');
+}
 export const isConflict = (e: unknown) => kubeError(e).code === 409;
 export const isAlreadyExists = (e: unknown) => kubeError(e).code === 409 && kubeError(e).reason === 'AlreadyExists';
 
