@@ -41,7 +41,11 @@ export class PooledKubeConfig extends KubeConfig {
       if (d === undefined) {
         d = original.call(this, cluster, agentOptions);
         // undefined: client-node's plain-HTTP case, which takes the global dispatcher (not counted).
-        if (d !== undefined) d = countingDispatcher(boundedDispatcher(d as UndiciDispatcher, () => this.requestTimeoutMs), () => this.clusterName ?? this.currentContext);
+        if (d !== undefined)
+          d = countingDispatcher(
+            boundedDispatcher(d as UndiciDispatcher, () => this.requestTimeoutMs),
+            () => this.clusterName ?? this.currentContext,
+          );
         this.dispatchers.set(key, d);
       }
       return d;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { MigrationResult, MigrationStatus } from '../../../workflows/contract.js';
-import { cancelUpdate, retryUpdate, statusQuery } from '../../../workflows/messages.js';
+import { retryUpdate, statusQuery } from '../../../workflows/messages.js';
 import type { Phase } from '../../../workflows/phases.js';
 import { input, startMigration } from '../../support/e2e.js';
 import { recordRun } from '../support/figures.js';
@@ -67,7 +67,14 @@ async function until(h: WorkflowHandle, what: string, pred: (s: MigrationStatus)
 
 async function verify(h: WorkflowHandle, l: Lane, scenario: string, expected: string, got: string, mode: Mode, extra: string[] = []): Promise<string[]> {
   const violations = [...extra, ...(await checkRun(stack.sim, { workflowId: h.workflowId, vm: vmOf(l), namespace: NS, outcome: got as 'Succeeded' }, before0))];
-  recordRun({ suite: 'outage', scenario, outcome: got, expected, violations, faults: { [fault(mode)]: stack.lanes[l.n - 1]!.proxies.source.outages[mode] + stack.lanes[l.n - 1]!.proxies.destination.outages[mode] } });
+  recordRun({
+    suite: 'outage',
+    scenario,
+    outcome: got,
+    expected,
+    violations,
+    faults: { [fault(mode)]: stack.lanes[l.n - 1]!.proxies.source.outages[mode] + stack.lanes[l.n - 1]!.proxies.destination.outages[mode] },
+  });
   return violations;
 }
 
@@ -125,7 +132,10 @@ describe('an outage that outlasts a wait stalls naming the cluster, then heals w
           const d = stalled.stall!.diagnosis;
           const proxy = l.proxies[side];
           if (stalled.stall!.phase !== w.phase) problems.push(`stalled in ${stalled.stall!.phase}, not ${w.phase}`);
-          if (!d.includes(`the ${side} cluster ${l.clusters[side]}'s API server (${proxy.url})`.replace(/^t/, 'T')) && !d.includes(`${l.clusters[side]}'s API server (${proxy.url}) is unreachable`)) {
+          if (
+            !d.includes(`the ${side} cluster ${l.clusters[side]}'s API server (${proxy.url})`.replace(/^t/, 'T')) &&
+            !d.includes(`${l.clusters[side]}'s API server (${proxy.url}) is unreachable`)
+          ) {
             problems.push(`diagnosis does not name ${l.clusters[side]} at ${proxy.url}: ${d}`);
           }
           if (mode === 'refuse' && !/ECONNREFUSED/.test(d)) problems.push(`diagnosis does not say the connection was refused: ${d}`);
@@ -136,7 +146,15 @@ describe('an outage that outlasts a wait stalls naming the cluster, then heals w
           const end = await outcomeOf(h);
           if (end.outcome !== 'Succeeded') problems.push(`ended ${end.outcome}: ${end.error ?? end.result?.reason}`);
           else if (end.result!.attempts !== 2) problems.push(`succeeded in ${end.result!.attempts} attempts, not 2`);
-          const violations = await verify(h, l, scenario, 'Succeeded', end.outcome, mode, problems.map((p) => `${scenario}: ${p}`));
+          const violations = await verify(
+            h,
+            l,
+            scenario,
+            'Succeeded',
+            end.outcome,
+            mode,
+            problems.map((p) => `${scenario}: ${p}`),
+          );
           return violations;
         }),
       );
