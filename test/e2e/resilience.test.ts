@@ -13,6 +13,7 @@ import { statusQuery } from '../../workflows/messages.js';
 import { input, spawnWorker, startMigration, startStack, waitForPhase, type Stack } from '../support/e2e.js';
 import { clients, eventually, kubevirt, path, simControl } from '../../simulator/testing/sim.js';
 import { setMigrationConfig } from '../support/kubevirt-config.js';
+import { textOf } from '../proof/support/invariants.js';
 
 let stack: Stack | undefined;
 let child: ChildProcess | undefined;
@@ -46,19 +47,6 @@ async function owned(s: Stack, workflowId: string): Promise<string[]> {
   for (const o of (await c.core.listNamespacedSecret({ namespace: 'demo', labelSelector: sel })).items) out.push(`secrets/${o.metadata!.name}`);
   for (const o of (await c.core.listNamespacedPersistentVolumeClaim({ namespace: 'demo' })).items) out.push(`pvc/${o.metadata!.name}`);
   return out.sort();
-}
-
-/** All text in a history, with every payload's bytes decoded, so encoded values are searched too. */
-function historyText(history: unknown): string {
-  const parts: string[] = [];
-  const walk = (v: unknown) => {
-    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
-    else if (typeof v === 'string') parts.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  walk(history);
-  return parts.join('\n');
 }
 
 describe('resilience', () => {
@@ -126,7 +114,7 @@ describe('resilience', () => {
     const history = await handle.fetchHistory();
     const events = history.events?.length ?? 0;
     assert.ok(events < 200, `history has ${events} events`);
-    const text = historyText(history);
+    const text = textOf(history);
     assert.ok(text.includes('web-01'), 'the history scan sees payloads');
     const secrets = ['fixture-secret-web-7f3c', 'fixture-secret-db-91aa', 'Zml4dHVyZTpzZWNyZXQtcHVsbA=='];
     const encoded = secrets.map((x) => Buffer.from(x).toString('base64'));

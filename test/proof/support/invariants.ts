@@ -302,7 +302,7 @@ async function secretNeedles(sim: Simulator): Promise<string[]> {
 }
 
 /** All text in a value, with every payload's bytes decoded, so encoded values are searched too. */
-function textOf(value: unknown): string {
+export function textOf(value: unknown): string {
   const parts: string[] = [];
   const walk = (v: unknown) => {
     if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
