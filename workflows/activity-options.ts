@@ -42,3 +42,15 @@ export const certificates = (o: MigrationOptions, summary: string) =>
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
     summary,
   });
+
+/**
+ * A rollback: retried like a wait, but bounded by the decision window. A cluster gone for good must end
+ * the migration with a clear failure, not hold it in RollingBack forever with nothing to act on.
+ */
+export const rollingBack = (o: MigrationOptions, summary: string) =>
+  proxyActivities<Activities>({
+    scheduleToCloseTimeout: o.decisionWindow,
+    heartbeatTimeout: Math.max(10_000, o.pollInterval * 5),
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+    summary,
+  });
