@@ -13,7 +13,8 @@
  * created is removed. All Kubernetes I/O is in activities.
  */
 import { ActivityFailure, allHandlersFinished, ApplicationFailure, CancellationScope, CancelledFailure, condition, TimeoutFailure, uuid4 } from '@temporalio/workflow';
-import { api, certificates, rollingBack, waiting } from './activity-options.js';
+import { RetryState } from '@temporalio/common';
+import { api, certificates, rollingBack } from './activity-options.js';
 import { type CreatedObject, FailureTypes, type Migration, type MigrationResult, type PreflightReport } from './contract.js';
 import { Controls } from './controls.js';
 import { errorMessage } from './errors.js';
@@ -156,7 +157,8 @@ async function removeAttempt(run: MigrationRun, note: string): Promise<boolean> 
   run.enter('RollingBack', note);
   let removed: CreatedObject[];
   try {
-    removed = await CancellationScope.nonCancellable(() => waiting(run.migration.options, `remove attempt ${run.status.attempt} of ${run.status.vm}`).removeAttempt(run.ids()));
+    // Bounded like a rollback: out of time, it fails the forward path, whose rollback says what remains.
+    removed = await CancellationScope.nonCancellable(() => rollingBack(run.migration.options, `remove attempt ${run.status.attempt} of ${run.status.vm}`).removeAttempt(run.ids()));
   } catch (e) {
     if (!isPastCutover(e)) throw e;
     run.status.history.at(-1)!.note = `${note}; not retried: ${errorMessage(e)}`;
@@ -211,10 +213,13 @@ async function unwind(run: MigrationRun, controls: Controls, e: unknown): Promis
   try {
     rb = await CancellationScope.nonCancellable(() => rollingBack(m.options, `roll back ${run.status.vm} on ${m.destination.cluster}`).rollback(run.ids()));
   } catch (rollbackError) {
-    if (rollbackError instanceof ActivityFailure && rollbackError.cause instanceof TimeoutFailure) {
+    // Out of time: the window ran out either during an attempt (a TimeoutFailure, the last error inside
+    // it) or between attempts (retry state TIMEOUT, the last attempt's error as the cause).
+    if (rollbackError instanceof ActivityFailure && (rollbackError.cause instanceof TimeoutFailure || rollbackError.retryState === RetryState.TIMEOUT)) {
       // A cluster gone for good: the source VM was never halted (that happens only in Finalizing), but
       // what this migration made may remain. Say where, and why the rollback could not finish.
-      const last = rollbackError.cause.cause ? errorMessage(rollbackError.cause.cause) : errorMessage(rollbackError);
+      const cause = rollbackError.cause instanceof TimeoutFailure ? (rollbackError.cause.cause ?? rollbackError.cause) : rollbackError.cause;
+      const last = errorMessage(cause ?? rollbackError);
       const message = `${reason}; the rollback did not finish within ${formatDuration(m.options.decisionWindow)} (${last}). The source VM on ${m.source.cluster} was not halted; objects labelled by this migration may remain on ${m.destination.cluster}/${m.destination.namespace} and VMIMs on ${m.source.cluster}/${m.source.namespace}: remove them once both API servers answer.`;
       run.enter('Failed', message);
       throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message, nonRetryable: true });
