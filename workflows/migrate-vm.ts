@@ -14,7 +14,7 @@
  */
 import { ActivityFailure, allHandlersFinished, ApplicationFailure, CancellationScope, CancelledFailure, condition, TimeoutFailure, uuid4 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import { api, certificates, rollingBack } from './activity-options.js';
+import { api, certificates, rollbackBudget, rollingBack } from './activity-options.js';
 import { type CreatedObject, FailureTypes, type Migration, type MigrationResult, type PreflightReport } from './contract.js';
 import { Controls } from './controls.js';
 import { errorMessage } from './errors.js';
@@ -220,7 +220,7 @@ async function unwind(run: MigrationRun, controls: Controls, e: unknown): Promis
       // what this migration made may remain. Say where, and why the rollback could not finish.
       const cause = rollbackError.cause instanceof TimeoutFailure ? (rollbackError.cause.cause ?? rollbackError.cause) : rollbackError.cause;
       const last = errorMessage(cause ?? rollbackError);
-      const message = `${reason}; the rollback did not finish within ${formatDuration(m.options.decisionWindow)} (${last}). The source VM on ${m.source.cluster} was not halted; objects labelled by this migration may remain on ${m.destination.cluster}/${m.destination.namespace} and VMIMs on ${m.source.cluster}/${m.source.namespace}: remove them once both API servers answer.`;
+      const message = `${reason}; the rollback did not finish within ${formatDuration(rollbackBudget(m.options))} (${last}). The source VM on ${m.source.cluster} was not halted; objects labelled by this migration may remain on ${m.destination.cluster}/${m.destination.namespace} and VMIMs on ${m.source.cluster}/${m.source.namespace}: remove them once both API servers answer.`;
       run.enter('Failed', message);
       throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message, nonRetryable: true });
     }

@@ -273,6 +273,7 @@ describe('a cluster gone for good ends the migration with a clear failure and th
       const l = lane();
       const scenario = `destination refused for good from CreatingTarget, operator ${decision === 'cancel' ? 'cancels' : 'retries'}`;
       l.trip = { side: 'destination', mode: 'refuse', activity: 'waitFor', after: 'createTargetVM' };
+      // A short decision window: the rollback gets that, but at least a minute (workflows/activity-options.ts).
       const h = await start(l, { receiverReadyTimeout: '6s', decisionWindow: '15s' });
       const stalled = await until(h, 'Stalled', (s) => s.phase === 'Stalled');
       const problems = diagnosisProblems(stalled.stall!.diagnosis, l, 'destination', 'refuse');
