@@ -1,9 +1,14 @@
 /**
  * API outages (issue 13, item 3): each cluster's API server unreachable from ferry — refused or hung —
- * in each phase of a migration, then back. Brief outages end in success; an outage that outlasts a
- * wait's deadline stalls with a diagnosis naming the unreachable cluster and its server, and heals
- * with a retry; a cluster gone for good ends the migration with the source VM running. After every
- * run the suite's invariants are checked on both clusters and the run is recorded for the figures.
+ * in each phase of a migration (and in a cancel's rollback), then back. Brief outages end as they would
+ * have without them; an outage that outlasts a wait's deadline stalls with a diagnosis naming the
+ * unreachable cluster and its server, and heals with a retry; a cluster gone for good ends the
+ * migration Failed, naming the cluster, with the source VM running. After every run the suite's
+ * invariants are checked on both clusters and the run is recorded for the figures.
+ *
+ * Regression kept here: KubeVirt completes a migration while ferry cannot see a cluster, so a retry or
+ * cancel decided during the outage came after the cutover and deleted the receiver VM that ran the
+ * guest (0 running VMIs). Cleanup now refuses past cutover and the workflow finalizes instead.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
