@@ -8,7 +8,8 @@
  * objects are really gone.
  */
 import { Context } from '@temporalio/activity';
-import type { CreatedObject, Migration } from '../workflows/contract.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { type CreatedObject, FailureTypes, type Migration } from '../workflows/contract.js';
 import type { ActivityDeps } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
 import { orFail } from './kube/errors.js';
@@ -92,6 +93,32 @@ async function gone(c: ClusterClient, namespace: string, kinds: KindName[], sele
   }
 }
 
+/**
+ * Whether the guest already runs on the destination: the migration completed (a VMIM of this migration
+ * Succeeded, or the destination VMI runs with a completed migration). KubeVirt goes on while ferry
+ * cannot see a cluster, so a retry or cancel decided during an API outage can come after the cutover;
+ * removing the destination VM then would destroy the only running copy of the VM (the source VMI is gone).
+ */
+async function cutOver(src: ClusterClient, dst: ClusterClient, m: Migration, workflowId: string): Promise<string | undefined> {
+  const ns = m.destination.namespace;
+  const selector = ownedSelector(workflowId);
+  const [targetVMIMs, sourceVMIMs, targetVMI, targetVM] = await Promise.all([
+    orFail(dst.list('VirtualMachineInstanceMigration', ns, selector), 'listing the target VMIMs before removing them', dst.name),
+    orFail(src.list('VirtualMachineInstanceMigration', m.source.namespace, selector), 'listing the source VMIMs before removing them', src.name),
+    orFail(dst.get('VirtualMachineInstance', ns, m.source.name), 'reading the target VMI before removing it', dst.name),
+    orFail(dst.get('VirtualMachine', ns, m.source.name), 'reading the target VM before removing it', dst.name),
+  ]);
+  const succeeded = [...targetVMIMs.map((v) => [dst.name, v] as const), ...sourceVMIMs.map((v) => [src.name, v] as const)].find(
+    ([, v]) => field(v, 'status.phase') === 'Succeeded',
+  );
+  if (succeeded) return `VMIM ${succeeded[1].metadata.name} on ${succeeded[0]} has Succeeded`;
+  const ours = isOwnedBy(targetVM?.metadata, workflowId);
+  if (ours && field(targetVMI, 'status.phase') === 'Running' && field(targetVMI, 'status.migrationState.completed') === true) {
+    return `the target VMI ${ns}/${m.source.name} on ${dst.name} is Running with a completed migration`;
+  }
+  return undefined;
+}
+
 export function cleanupActivities(deps: ActivityDeps) {
   /** Remove this migration's VMIMs on both sides and `kinds` on the destination; wait until they are gone. */
   async function take(input: { workflowId: string; migration: Migration }, kinds: KindName[]) {
@@ -99,6 +126,14 @@ export function cleanupActivities(deps: ActivityDeps) {
     const src = deps.clusters.get(m.source.cluster);
     const dst = deps.clusters.get(m.destination.cluster);
     const sel = ownedSelector(input.workflowId);
+    const done = await cutOver(src, dst, m, input.workflowId);
+    if (done) {
+      throw ApplicationFailure.create({
+        type: FailureTypes.PastCutover,
+        message: `the migration completed while ferry could not see it (${done}): the guest runs on ${m.destination.cluster}/${m.destination.namespace}; nothing was removed`,
+        nonRetryable: true,
+      });
+    }
     const keep = kinds.some((k) => SHARED_KINDS.has(k)) ? await sharedInUse(dst, m.destination.namespace, input.workflowId) : new Set<string>();
     const kept: CreatedObject[] = [];
     const removed = [...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)), ...(await sweep(dst, m.destination.namespace, kinds, sel, keep, kept))];

@@ -42,3 +42,21 @@ export const certificates = (o: MigrationOptions, summary: string) =>
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
     summary,
   });
+
+/** The least a rollback gets, however short the decision window: removing objects takes seconds. */
+export const MIN_ROLLBACK_MS = 60_000;
+
+/**
+ * A rollback (or an attempt's removal): retried like a wait, but bounded by the decision window (at
+ * least a minute). A cluster gone for good must end the migration with a clear failure, not hold it in
+ * RollingBack forever with nothing to act on.
+ */
+export const rollbackBudget = (o: MigrationOptions) => Math.max(o.decisionWindow, MIN_ROLLBACK_MS);
+
+export const rollingBack = (o: MigrationOptions, summary: string) =>
+  proxyActivities<Activities>({
+    scheduleToCloseTimeout: rollbackBudget(o),
+    heartbeatTimeout: Math.max(10_000, o.pollInterval * 5),
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+    summary,
+  });

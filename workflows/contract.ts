@@ -379,4 +379,9 @@ export const FailureTypes = {
   ApiError: 'KubernetesApiError',
   MigrationFailed: 'MigrationFailed',
   Stalled: 'Stalled',
+  /**
+   * A retry or rollback found the guest already running on the destination: KubeVirt completed the
+   * migration while ferry could not see it (an API outage). Nothing was removed; the workflow finalizes.
+   */
+  PastCutover: 'PastCutover',
 } as const;

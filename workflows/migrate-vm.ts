@@ -12,11 +12,13 @@
  * Temporal cancellation) rolls back: the source VM keeps running and everything this migration
  * created is removed. All Kubernetes I/O is in activities.
  */
-import { allHandlersFinished, ApplicationFailure, CancellationScope, CancelledFailure, condition, uuid4 } from '@temporalio/workflow';
-import { api, certificates, waiting } from './activity-options.js';
+import { ActivityFailure, allHandlersFinished, ApplicationFailure, CancellationScope, CancelledFailure, condition, TimeoutFailure, uuid4 } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import { api, certificates, rollbackBudget, rollingBack } from './activity-options.js';
 import { type CreatedObject, FailureTypes, type Migration, type MigrationResult, type PreflightReport } from './contract.js';
 import { Controls } from './controls.js';
 import { errorMessage } from './errors.js';
+import { formatDuration } from './duration.js';
 import { validInput } from './input.js';
 import { MigrationRun } from './migration-run.js';
 import { isAfterCutover } from './phases.js';
@@ -41,7 +43,8 @@ export async function migrateVm(input: unknown): Promise<MigrationResult> {
           await synchronizeVmState(run, controls, completionBudget);
         });
         if (!retry) break;
-        await removeAttempt(run, `retry: ${retry.reason}`);
+        // A retry decided while a cluster was unreachable can find the guest already moved: finalize it.
+        if (!(await removeAttempt(run, `retry: ${retry.reason}`))) break;
       }
     });
     return await finalize(run);
@@ -146,12 +149,29 @@ function completionBudgetOf(m: Migration, report: PreflightReport): number {
   return Math.max(m.options.minCompletionTimeout, m.options.completionTimeoutPerGiB * dataGiB);
 }
 
-/** Clear one attempt (both VMIMs, the receiver VM, its disks) so the next starts from scratch. */
-async function removeAttempt(run: MigrationRun, note: string): Promise<void> {
+/**
+ * Clear one attempt (both VMIMs, the receiver VM, its disks) so the next starts from scratch. False
+ * when there is nothing to clear because the attempt already succeeded (the guest runs on the destination).
+ */
+async function removeAttempt(run: MigrationRun, note: string): Promise<boolean> {
   run.enter('RollingBack', note);
-  const removed = await CancellationScope.nonCancellable(() => waiting(run.migration.options, `remove attempt ${run.status.attempt} of ${run.status.vm}`).removeAttempt(run.ids()));
+  let removed: CreatedObject[];
+  try {
+    // Bounded like a rollback: out of time, it fails the forward path, whose rollback says what remains.
+    removed = await CancellationScope.nonCancellable(() => rollingBack(run.migration.options, `remove attempt ${run.status.attempt} of ${run.status.vm}`).removeAttempt(run.ids()));
+  } catch (e) {
+    if (!isPastCutover(e)) throw e;
+    run.status.history.at(-1)!.note = `${note}; not retried: ${errorMessage(e)}`;
+    return false;
+  }
   run.forget(removed);
   run.status.attempt++;
+  return true;
+}
+
+/** The cleanup found the migration already completed by KubeVirt (activities/cleanup.ts). */
+function isPastCutover(e: unknown): boolean {
+  return e instanceof ActivityFailure && e.cause instanceof ApplicationFailure && e.cause.type === FailureTypes.PastCutover;
 }
 
 /** Past cutover nothing may interrupt it. */
@@ -189,7 +209,27 @@ async function unwind(run: MigrationRun, controls: Controls, e: unknown): Promis
   }
   run.status.error = reason;
   run.enter('RollingBack', reason);
-  const rb = await CancellationScope.nonCancellable(() => waiting(m.options, `roll back ${run.status.vm} on ${m.destination.cluster}`).rollback(run.ids()));
+  let rb;
+  try {
+    rb = await CancellationScope.nonCancellable(() => rollingBack(m.options, `roll back ${run.status.vm} on ${m.destination.cluster}`).rollback(run.ids()));
+  } catch (rollbackError) {
+    // Out of time: the window ran out either during an attempt (a TimeoutFailure, the last error inside
+    // it) or between attempts (retry state TIMEOUT, the last attempt's error as the cause).
+    if (rollbackError instanceof ActivityFailure && (rollbackError.cause instanceof TimeoutFailure || rollbackError.retryState === RetryState.TIMEOUT)) {
+      // A cluster gone for good: the source VM was never halted (that happens only in Finalizing), but
+      // what this migration made may remain. Say where, and why the rollback could not finish.
+      const cause = rollbackError.cause instanceof TimeoutFailure ? (rollbackError.cause.cause ?? rollbackError.cause) : rollbackError.cause;
+      const last = errorMessage(cause ?? rollbackError);
+      const message = `${reason}; the rollback did not finish within ${formatDuration(rollbackBudget(m.options))} (${last}). The source VM on ${m.source.cluster} was not halted; objects labelled by this migration may remain on ${m.destination.cluster}/${m.destination.namespace} and VMIMs on ${m.source.cluster}/${m.source.namespace}: remove them once both API servers answer.`;
+      run.enter('Failed', message);
+      throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message, nonRetryable: true });
+    }
+    if (!isPastCutover(rollbackError)) throw rollbackError;
+    // Too late to roll back: KubeVirt moved the guest while ferry could not see it. Finish the move.
+    run.status.history.at(-1)!.note = `${reason}; not rolled back: ${errorMessage(rollbackError)}`;
+    delete run.status.error;
+    return await finalize(run);
+  }
   if (rb.sourceVMIPhase !== 'Running') {
     const vmi = rb.sourceVMIPhase ?? 'missing';
     run.enter('Failed', `rolled back, but the source VMI is ${vmi}`);

@@ -415,6 +415,9 @@ export class ApiServer {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
     res.flushHeaders();
     const write = (ev: StoreEvent) => {
+      // An event can land between end() (watch timeout, server stop) and 'close', which unsubscribes:
+      // a write after end would raise an uncaught ERR_STREAM_WRITE_AFTER_END and crash the process.
+      if (res.writableEnded || res.destroyed) return;
       const object = asTable ? table(kind, [ev.object], ev.object.metadata.resourceVersion!) : ev.object;
       res.write(JSON.stringify({ type: ev.type, object }) + '\n');
     };

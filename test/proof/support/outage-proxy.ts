@@ -60,8 +60,11 @@ export class OutageProxy {
     this.mode = mode;
     if (mode !== 'up') this.outages[mode]++;
     if (mode === 'refuse') {
-      await this.close();
+      // Open connections first, and synchronously: server.close() calls back only once they are all
+      // gone, so dropping them after it would leave ferry's keep-alive connections working.
+      const closed = this.close();
       for (const p of this.pipes) this.drop(p);
+      await closed;
     } else {
       if (was === 'refuse') await this.listen();
       for (const p of this.pipes) (mode === 'hang' ? this.pause : this.resume).call(this, p);
@@ -70,8 +73,9 @@ export class OutageProxy {
 
   async stop(): Promise<void> {
     this.mode = 'refuse';
-    await this.close();
+    const closed = this.close();
     for (const p of this.pipes) this.drop(p);
+    await closed;
   }
 
   private listen(): Promise<void> {
