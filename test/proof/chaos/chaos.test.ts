@@ -288,7 +288,22 @@ async function runBatch(s: Stack, w: ProofWorkers, batch: ChaosBatch, runs: Migr
 }
 
 describe('randomized chaos', () => {
-  const schedule = chaosSchedule({ seed: SEED, migrations: RUNS, plans: PLANS, vmsPerPlan: VMS_PER_PLAN, batchSize: BATCH_SIZE });
+  const options = { seed: SEED, migrations: RUNS, plans: PLANS, vmsPerPlan: VMS_PER_PLAN, batchSize: BATCH_SIZE };
+  const schedule = chaosSchedule(options);
+
+  it('the same seed yields the same schedule; another seed another', () => {
+    assert.deepEqual(chaosSchedule(options), schedule);
+    assert.notDeepEqual(chaosSchedule({ ...options, seed: SEED + 1 }), schedule);
+    assert.equal(
+      schedule.batches.reduce((n, b) => n + b.migrations.length, 0),
+      RUNS,
+    );
+    assert.equal(
+      schedule.batches.reduce((n, b) => n + b.plans.length, 0),
+      PLANS,
+    );
+  });
+
   const migrations = schedule.batches.flatMap((b) => b.migrations);
   const plans = schedule.batches.flatMap((b) => b.plans);
 
@@ -332,7 +347,9 @@ describe('randomized chaos', () => {
     await pairs.stop();
 
     const fired = new Set(w.used());
-    const planChildren = planRuns.flatMap((p) => p.spec.vms.map((vm) => ({ vm, namespace: p.spec.namespace, workflowId: migrationWorkflowId({ source: { cluster: 'source', namespace: p.spec.namespace, name: vm } }) })));
+    const planChildren = planRuns.flatMap((p) =>
+      p.spec.vms.map((vm) => ({ vm, namespace: p.spec.namespace, workflowId: migrationWorkflowId({ source: { cluster: 'source', namespace: p.spec.namespace, name: vm } }) })),
+    );
     const leaks = await secretLeaks(s.client, s.sim, {
       workflowIds: [...runs.map((r) => r.workflowId), ...planRuns.map((p) => planWorkflowId(p.spec.name)), ...planChildren.map((c) => c.workflowId)],
       logs: w.output,
@@ -344,7 +361,11 @@ describe('randomized chaos', () => {
     // figures table's sums are the faults injected, not the faults times the runs that saw them.
     const firstOfBatch = new Map(schedule.batches.map((b, i) => [b.migrations[0], batchFaults[i]!]));
     for (const [i, r] of runs.entries()) {
-      const violations = await checkRun(s.sim, { workflowId: r.workflowId, vm: r.spec.vm, namespace: r.spec.namespace, outcome: (r.outcome as 'Succeeded' | 'RolledBack' | 'Failed') ?? 'Failed' }, before);
+      const violations = await checkRun(
+        s.sim,
+        { workflowId: r.workflowId, vm: r.spec.vm, namespace: r.spec.namespace, outcome: (r.outcome as 'Succeeded' | 'RolledBack' | 'Failed') ?? 'Failed' },
+        before,
+      );
       // A run that ended otherwise is also checked against what it should have left.
       if (r.outcome !== r.spec.expected) {
         violations.push(...(await checkRun(s.sim, { workflowId: r.workflowId, vm: r.spec.vm, namespace: r.spec.namespace, outcome: r.spec.expected })));

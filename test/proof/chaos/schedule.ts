@@ -118,7 +118,7 @@ export function chaosSchedule(o: ScheduleOptions): ChaosSchedule {
         namespace: cancelled ? LARGE_NS : SMALL_NS,
         action,
         onStall: chance(0.75) ? 'retry' : 'extend',
-        impatient: chance(0.3),
+        impatient: chance(0.35),
         ...(chance(0.25) ? { killAt: { step: pick(STEPS), at: pick(['start', 'end', 'heartbeat'] as const) } } : {}),
         expected: cancelled ? 'RolledBack' : 'Succeeded',
       });
@@ -154,11 +154,11 @@ export function chaosSchedule(o: ScheduleOptions): ChaosSchedule {
     const faults = { source: apiFaults(), destination: apiFaults() };
 
     const events: TimedFault[] = [];
+    // Most batches get one long cut early, while runs shake hands: it outlasts an impatient handshake
+    // deadline (5 s), so those stall and the operator's answers are exercised; the others are brief.
+    if (chance(0.6)) events.push({ kind: 'partition', atMs: between(1000, 5000), forMs: between(12_000, 16_000) });
     const partitions = between(0, 2);
-    for (let i = 0; i < partitions; i++) {
-      // Mostly brief; one in four outlasts an impatient handshake deadline (5 s), to stall someone.
-      events.push({ kind: 'partition', atMs: between(500, 12_000), forMs: chance(0.25) ? between(7000, 10_000) : between(500, 3000) });
-    }
+    for (let i = 0; i < partitions; i++) events.push({ kind: 'partition', atMs: between(500, 15_000), forMs: between(500, 3000) });
     const stops = between(0, 2);
     for (let i = 0; i < stops; i++) events.push({ kind: 'sync-controller-stop', side: side(), atMs: between(500, 12_000), forMs: between(500, 3000) });
     const drops = between(0, 3);
