@@ -415,6 +415,9 @@ export class ApiServer {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
     res.flushHeaders();
     const write = (ev: StoreEvent) => {
+      // An ended stream stays subscribed until its 'close' (after the last chunk is flushed): a change
+      // in between must not be written, or `write after end` is thrown out of the store's emit.
+      if (res.writableEnded || res.destroyed) return;
       const object = asTable ? table(kind, [ev.object], ev.object.metadata.resourceVersion!) : ev.object;
       res.write(JSON.stringify({ type: ev.type, object }) + '\n');
     };
@@ -430,12 +433,18 @@ export class ApiServer {
     }
     this.openWatches.add(res);
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
-    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
     const done = () => {
       unsubscribe();
       clearTimeout(timer);
       this.openWatches.delete(res);
     };
+    const timer =
+      timeout > 0
+        ? setTimeout(() => {
+            done();
+            res.end();
+          }, timeout * 1000)
+        : undefined;
     res.on('close', done);
     req.on('close', done);
   }

@@ -72,6 +72,8 @@ interface MigrationRun {
   operator: Counts;
   findings: string[];
   killPoint?: number;
+  seconds?: number;
+  attempts?: number;
 }
 
 interface PlanRun {
@@ -265,7 +267,10 @@ async function runBatch(s: Stack, w: ProofWorkers, batch: ChaosBatch, runs: Migr
   const results = Promise.all([
     ...runs.map(async (r) => {
       try {
-        r.outcome = ((await r.handle!.result()) as MigrationResult).outcome;
+        const result = (await r.handle!.result()) as MigrationResult;
+        r.outcome = result.outcome;
+        r.seconds = Math.round(result.durationMs / 1000);
+        r.attempts = result.attempts;
       } catch (e) {
         r.outcome = 'Failed';
         r.error = errorMessage(e);
@@ -340,7 +345,7 @@ describe('randomized chaos', () => {
       const started = Date.now();
       batchFaults.push(await runBatch(s, w, batch, batchRuns, batchPlans));
       console.log(
-        `  batch ${batch.index + 1} done in ${Math.round((Date.now() - started) / 1000)} s: ${batchRuns.map((r) => r.outcome).join(' ')}${batchPlans.map((p) => ` plan ${p.result?.outcome ?? p.error}`).join('')}`,
+        `  batch ${batch.index + 1} done in ${Math.round((Date.now() - started) / 1000)} s: ${batchRuns.map((r) => `${r.spec.vm} ${r.outcome} ${r.seconds ?? '?'}s×${r.attempts ?? '?'}`).join(', ')}${batchPlans.map((p) => ` plan ${p.result?.outcome ?? p.error}`).join('')}`,
       );
     }
     const seconds = Math.round((Date.now() - t0) / 1000);
