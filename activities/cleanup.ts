@@ -7,8 +7,8 @@
  * instancetype, preference) that another VM in the namespace has come to use. Both wait until the
  * objects are really gone.
  */
-import { Context } from '@temporalio/activity';
-import type { CreatedObject, Migration } from '../workflows/contract.js';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { FailureTypes, type CreatedObject, type Migration } from '../workflows/contract.js';
 import type { ActivityDeps } from './context.js';
 import type { ClusterClient } from './kube/cluster.js';
 import { orFail } from './kube/errors.js';
@@ -92,16 +92,63 @@ async function gone(c: ClusterClient, namespace: string, kinds: KindName[], sele
   }
 }
 
+/**
+ * Whether KubeVirt has already handed the guest over (a VMIM of this migration Succeeded, or the
+ * source VMI no longer runs while the destination's does): why, or undefined. A cancel or retry that
+ * races the end of the transfer reaches the cleanup after KubeVirt finished it; removing the
+ * destination VM then would leave the VM running nowhere (found by the chaos suite, seed 20261302).
+ */
+async function handedOver(src: ClusterClient, dst: ClusterClient, m: Migration, selector: string): Promise<string | undefined> {
+  const sides: [ClusterClient, string][] = [
+    [src, m.source.namespace],
+    [dst, m.destination.namespace],
+  ];
+  for (const [c, namespace] of sides) {
+    const vmims = await orFail(c.list('VirtualMachineInstanceMigration', namespace, selector), "listing this migration's VMIMs", c.name);
+    const done = vmims.find((v) => field<string>(v, 'status.phase') === 'Succeeded');
+    if (done) return `VMIM ${namespace}/${done.metadata.name} on ${c.name} Succeeded`;
+  }
+  const sourceVmi = await orFail(src.get('VirtualMachineInstance', m.source.namespace, m.source.name), 'reading the source VMI', src.name);
+  const targetVmi = await orFail(dst.get('VirtualMachineInstance', m.destination.namespace, m.source.name), 'reading the target VMI', dst.name);
+  const sourcePhase = field<string>(sourceVmi, 'status.phase');
+  if (sourcePhase !== 'Running' && field<string>(targetVmi, 'status.phase') === 'Running') return `the source VMI is ${sourcePhase ?? 'gone'} and the target VMI Running`;
+  return undefined;
+}
+
 export function cleanupActivities(deps: ActivityDeps) {
-  /** Remove this migration's VMIMs on both sides and `kinds` on the destination; wait until they are gone. */
+  /**
+   * Remove this migration's VMIMs on both sides and `kinds` on the destination; wait until they are
+   * gone. Refused (AlreadyMigrated, before the receiver VM or anything else is touched) when KubeVirt
+   * already handed the guest over: checked before, and again once the VMIMs — which stop KubeVirt's
+   * work — are gone, so a hand-over that completed in between is seen too.
+   */
   async function take(input: { workflowId: string; migration: Migration }, kinds: KindName[]) {
     const m = input.migration;
     const src = deps.clusters.get(m.source.cluster);
     const dst = deps.clusters.get(m.destination.cluster);
     const sel = ownedSelector(input.workflowId);
+    const refuseIfHandedOver = async () => {
+      const why = await handedOver(src, dst, m, sel);
+      if (why) {
+        throw ApplicationFailure.create({
+          type: FailureTypes.AlreadyMigrated,
+          message: `KubeVirt already completed the migration (${why}): nothing on ${dst.name} is removed`,
+          nonRetryable: true,
+        });
+      }
+    };
+    await refuseIfHandedOver();
     const keep = kinds.some((k) => SHARED_KINDS.has(k)) ? await sharedInUse(dst, m.destination.namespace, input.workflowId) : new Set<string>();
     const kept: CreatedObject[] = [];
-    const removed = [...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)), ...(await sweep(dst, m.destination.namespace, kinds, sel, keep, kept))];
+    const vmims = [
+      ...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)),
+      ...(await sweep(dst, m.destination.namespace, ['VirtualMachineInstanceMigration'], sel)),
+    ];
+    await gone(dst, m.destination.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
+    await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
+    await refuseIfHandedOver();
+    const rest = kinds.filter((k) => k !== 'VirtualMachineInstanceMigration');
+    const removed = [...vmims, ...(await sweep(dst, m.destination.namespace, rest, sel, keep, kept))];
     await gone(dst, m.destination.namespace, kinds, sel, m.options.pollInterval, m.source.name, keep);
     await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
     return { removed, kept, src };

@@ -379,4 +379,6 @@ export const FailureTypes = {
   ApiError: 'KubernetesApiError',
   MigrationFailed: 'MigrationFailed',
   Stalled: 'Stalled',
+  /** A rollback or retry found KubeVirt had already handed the guest to the destination. */
+  AlreadyMigrated: 'AlreadyMigrated',
 } as const;

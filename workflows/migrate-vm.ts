@@ -155,8 +155,8 @@ async function removeAttempt(run: MigrationRun, note: string): Promise<void> {
 }
 
 /** Past cutover nothing may interrupt it. */
-async function finalize(run: MigrationRun): Promise<MigrationResult> {
-  run.enter('Finalizing');
+async function finalize(run: MigrationRun, note?: string): Promise<MigrationResult> {
+  run.enter('Finalizing', note);
   await CancellationScope.nonCancellable(() => api(`finalize ${run.where}`).finalize(run.attemptRef()));
   run.enter('Succeeded');
   const s = run.status;
@@ -189,7 +189,16 @@ async function unwind(run: MigrationRun, controls: Controls, e: unknown): Promis
   }
   run.status.error = reason;
   run.enter('RollingBack', reason);
-  const rb = await CancellationScope.nonCancellable(() => waiting(m.options, `roll back ${run.status.vm} on ${m.destination.cluster}`).rollback(run.ids()));
+  let rb: Awaited<ReturnType<ReturnType<typeof waiting>['rollback']>>;
+  try {
+    rb = await CancellationScope.nonCancellable(() => waiting(m.options, `roll back ${run.status.vm} on ${m.destination.cluster}`).rollback(run.ids()));
+  } catch (err) {
+    // KubeVirt handed the guest over before the cancel (or retry) reached it: the VM now runs on the
+    // destination, so the only safe end is forward. The rollback removed nothing there.
+    if (!isAlreadyMigrated(err)) throw err;
+    run.status.error = undefined;
+    return await finalize(run, `${errorMessage(err)}; finishing the migration instead of rolling back (${reason})`);
+  }
   if (rb.sourceVMIPhase !== 'Running') {
     const vmi = rb.sourceVMIPhase ?? 'missing';
     run.enter('Failed', `rolled back, but the source VMI is ${vmi}`);
@@ -213,6 +222,12 @@ async function endRolledBack(run: MigrationRun, controls: Controls, e: unknown, 
   if (!controls.cancelRequested()) throw e;
   const s = run.status;
   return { outcome: 'RolledBack', attempts: s.attempt, migrationId: s.migrationId ?? '', reason, created: [], durationMs: run.durationMs() };
+}
+
+/** The cleanup refused because KubeVirt had already completed the migration (activities/cleanup.ts). */
+function isAlreadyMigrated(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) if (c instanceof ApplicationFailure && c.type === FailureTypes.AlreadyMigrated) return true;
+  return false;
 }
 
 /** A failure during validation keeps its type (Forbidden, NotOurs, …): it is not a preflight blocker. */

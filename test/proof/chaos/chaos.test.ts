@@ -213,15 +213,20 @@ async function operate(s: Stack, runs: MigrationRun[], plans: PlanRun[], done: P
     }
   };
 
-  const cancelRun = async (run: MigrationRun) => {
+  /**
+   * The cancel comes at the schedule's moment, early in the run (a large guest's transfer keeps it
+   * before cutover for many seconds): refused, or a run that ended first, is a finding.
+   */
+  const cancelRun = async (run: MigrationRun, afterMs: number) => {
     const handle = run.handle!;
+    await Promise.race([pause(afterMs), done]);
     while (!finished) {
       const status = await statusOf(handle);
       if (status && isTerminal(status.phase)) {
         run.findings.push(`${run.workflowId} ended ${status.phase} before the operator could cancel it`);
         return;
       }
-      if (status && (status.phase === 'Stalled' || (status.phase === 'Synchronizing' && status.observed?.sourceVMIM === 'Running'))) {
+      if (status) {
         const answer = await control(() => handle.executeUpdate(cancelUpdate, { args: [{ reason: 'chaos operator: cancel' }] }));
         if (answer.accepted) bump(run.operator, 'operator-cancel');
         else run.findings.push(`${run.workflowId}: cancel refused in ${status.phase}: ${answer.why}`);
@@ -249,7 +254,9 @@ async function operate(s: Stack, runs: MigrationRun[], plans: PlanRun[], done: P
 
   await Promise.all([
     answerStalls(),
-    ...runs.map((r) => (r.spec.action.kind === 'cancel' ? cancelRun(r) : r.spec.action.kind === 'extend' ? extendRun(r, r.spec.action.afterMs) : Promise.resolve())),
+    ...runs.map((r) =>
+      r.spec.action.kind === 'cancel' ? cancelRun(r, r.spec.action.afterMs) : r.spec.action.kind === 'extend' ? extendRun(r, r.spec.action.afterMs) : Promise.resolve(),
+    ),
   ]);
 }
 

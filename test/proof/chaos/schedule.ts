@@ -28,7 +28,7 @@ export type TimedFault =
   | { kind: 'worker-kill'; atMs: number };
 
 /** What the operator does to one migration. */
-export type OperatorAction = { kind: 'none' } | { kind: 'cancel' } | { kind: 'extend'; afterMs: number };
+export type OperatorAction = { kind: 'none' } | { kind: 'cancel'; afterMs: number } | { kind: 'extend'; afterMs: number };
 
 export interface ChaosMigration {
   vm: string;
@@ -82,8 +82,8 @@ const STEPS = [
 /** Namespaces of the schedule's VMs: small guests, and large ones whose transfer lasts long enough to cancel. */
 export const SMALL_NS = 'chaos';
 export const LARGE_NS = 'chaos-large';
-/** A 64 GiB guest at the simulator's 10 GiB/s: seconds of transfer (more under load), a wide window before cutover. */
-export const LARGE_MEMORY = '64Gi';
+/** A 128 GiB guest at the simulator's 10 GiB/s: over 12 s of transfer, so a cancel early in the run lands before cutover. */
+export const LARGE_MEMORY = '128Gi';
 
 export interface ScheduleOptions {
   seed: number;
@@ -111,7 +111,7 @@ export function chaosSchedule(o: ScheduleOptions): ChaosSchedule {
     for (let i = 0; i < size; i++) {
       const roll = random();
       // About one in seven is cancelled, one in five gets a deadline extended at a random moment.
-      const action: OperatorAction = roll < 0.15 ? { kind: 'cancel' } : roll < 0.35 ? { kind: 'extend', afterMs: between(300, 6000) } : { kind: 'none' };
+      const action: OperatorAction = roll < 0.15 ? { kind: 'cancel', afterMs: between(0, 3000) } : roll < 0.35 ? { kind: 'extend', afterMs: between(300, 6000) } : { kind: 'none' };
       const cancelled = action.kind === 'cancel';
       migrations.push({
         vm: cancelled ? `large-${String(++large).padStart(4, '0')}` : `vm-${String(++small).padStart(4, '0')}`,
