@@ -98,6 +98,7 @@ async function gone(c: ClusterClient, namespace: string, kinds: KindName[], sele
  * Succeeded, or the destination VMI runs with a completed migration). KubeVirt goes on while ferry
  * cannot see a cluster, so a retry or cancel decided during an API outage can come after the cutover;
  * removing the destination VM then would destroy the only running copy of the VM (the source VMI is gone).
+ * A cancel racing the end of a transfer meets the same (found by the chaos suite, seed 20261302).
  */
 async function cutOver(src: ClusterClient, dst: ClusterClient, m: Migration, workflowId: string): Promise<string | undefined> {
   const ns = m.destination.namespace;
@@ -116,27 +117,49 @@ async function cutOver(src: ClusterClient, dst: ClusterClient, m: Migration, wor
   if (ours && field(targetVMI, 'status.phase') === 'Running' && field(targetVMI, 'status.migrationState.completed') === true) {
     return `the target VMI ${ns}/${m.source.name} on ${dst.name} is Running with a completed migration`;
   }
+  // Once the VMIMs are deleted their phase is gone; a source that stopped while ours runs says the same.
+  if (ours && field(targetVMI, 'status.phase') === 'Running') {
+    const sourceVMI = await orFail(src.get('VirtualMachineInstance', m.source.namespace, m.source.name), 'reading the source VMI before removing anything', src.name);
+    const sourcePhase = field<string>(sourceVMI, 'status.phase');
+    if (sourcePhase !== 'Running') return `the source VMI is ${sourcePhase ?? 'gone'} and the target VMI Running`;
+  }
   return undefined;
 }
 
 export function cleanupActivities(deps: ActivityDeps) {
-  /** Remove this migration's VMIMs on both sides and `kinds` on the destination; wait until they are gone. */
+  /**
+   * Remove this migration's VMIMs on both sides and `kinds` on the destination; wait until they are
+   * gone. Refused (PastCutover, before the receiver VM or anything else is touched) when KubeVirt
+   * already handed the guest over: checked before, and again once the VMIMs — which stop KubeVirt's
+   * work — are gone, so a hand-over that completed in between is seen too.
+   */
   async function take(input: { workflowId: string; migration: Migration }, kinds: KindName[]) {
     const m = input.migration;
     const src = deps.clusters.get(m.source.cluster);
     const dst = deps.clusters.get(m.destination.cluster);
     const sel = ownedSelector(input.workflowId);
-    const done = await cutOver(src, dst, m, input.workflowId);
-    if (done) {
-      throw ApplicationFailure.create({
-        type: FailureTypes.PastCutover,
-        message: `the migration completed while ferry could not see it (${done}): the guest runs on ${m.destination.cluster}/${m.destination.namespace}; nothing was removed`,
-        nonRetryable: true,
-      });
-    }
+    const refuseIfCutOver = async () => {
+      const done = await cutOver(src, dst, m, input.workflowId);
+      if (done) {
+        throw ApplicationFailure.create({
+          type: FailureTypes.PastCutover,
+          message: `the migration completed before ferry could undo it (${done}): the guest runs on ${m.destination.cluster}/${m.destination.namespace}; nothing was removed`,
+          nonRetryable: true,
+        });
+      }
+    };
+    await refuseIfCutOver();
     const keep = kinds.some((k) => SHARED_KINDS.has(k)) ? await sharedInUse(dst, m.destination.namespace, input.workflowId) : new Set<string>();
     const kept: CreatedObject[] = [];
-    const removed = [...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)), ...(await sweep(dst, m.destination.namespace, kinds, sel, keep, kept))];
+    const vmims = [
+      ...(await sweep(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel)),
+      ...(await sweep(dst, m.destination.namespace, ['VirtualMachineInstanceMigration'], sel)),
+    ];
+    await gone(dst, m.destination.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
+    await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
+    await refuseIfCutOver();
+    const rest = kinds.filter((k) => k !== 'VirtualMachineInstanceMigration');
+    const removed = [...vmims, ...(await sweep(dst, m.destination.namespace, rest, sel, keep, kept))];
     await gone(dst, m.destination.namespace, kinds, sel, m.options.pollInterval, m.source.name, keep);
     await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
     return { removed, kept, src };
