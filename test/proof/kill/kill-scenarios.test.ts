@@ -182,12 +182,14 @@ describe('kill matrix: stall + retry, cancel, plan', () => {
     assert.equal(w.kills, 0, 'a kill point fired before the retry');
     w.kill();
     await w.killed(1);
-    // The stall survived the takeover: still Stalled, still attempt 1, now answered by the new worker.
-    for (const h of handles) {
-      const st = await h.query(statusQuery);
-      assert.equal(st.phase, 'Stalled', `${h.workflowId} after the kill inside the stalled wait`);
-      assert.equal(st.attempt, 1);
-    }
+    // The stall survived the takeover: still Stalled, still attempt 1, answered by the new worker
+    // (queries fail until it polls: the dead worker's sticky queue has to time out first).
+    await eventually(
+      'every migration still Stalled in attempt 1, answered by the fresh worker',
+      async () => (await Promise.all(handles.map((h) => h.query(statusQuery)))).every((st) => st.phase === 'Stalled' && st.attempt === 1),
+      120_000,
+      200,
+    );
     // Retried before the heal: healed first, the first attempt's wait would see the handshake and
     // resume on its own, with nothing left to retry.
     for (const h of handles) await h.executeUpdate(retryUpdate, { args: [{ reason: 'kill matrix: retry after a stall' }] });
