@@ -40,7 +40,7 @@ import { eventually, simControl } from '../../../simulator/testing/sim.js';
 import { migrationWorkflowId, TASK_QUEUE, type MigrationInput, type MigrationResult } from '../../../workflows/contract.js';
 import { cancelUpdate, retryUpdate, statusQuery } from '../../../workflows/messages.js';
 import { planWorkflowId, vmMigrationInput, type PlanInput, type PlanResult } from '../../../workflows/plan-contract.js';
-import { input, startMigration, startStack, type Stack } from '../../support/e2e.js';
+import { failureMessage, input, startMigration, startStack, type Stack } from '../../support/e2e.js';
 import { recordRun } from '../support/figures.js';
 import { baseline, checkRun, secretLeaks, VmimPairWatch, type Baseline, type RunOutcome } from '../support/invariants.js';
 import { describePoint, type KillPoint } from '../support/kill-points.js';
@@ -62,6 +62,25 @@ afterEach(async () => {
   stack = undefined;
 });
 
+/**
+ * An operator's retry or cancel, sent until the workflow answers: a worker that dies holding the
+ * workflow task that carries the update fails the call, and a fresh one must take it. The update ID
+ * makes the resend the same update (Temporal deduplicates it), never a second decision.
+ */
+async function decide(h: WorkflowHandle, update: typeof retryUpdate | typeof cancelUpdate, reason: string): Promise<void> {
+  const updateId = `kill-matrix-${update.name}-${h.workflowId}`;
+  await eventually(`${update.name} of ${h.workflowId} accepted`, async () => (await h.executeUpdate(update, { updateId, args: [{ reason }] })).accepted, 180_000, 500);
+}
+
+/** A run's end: its result, or its failure's message as a `Failed` outcome (so a red run says why). */
+async function endOf(h: WorkflowHandle): Promise<{ outcome: string; attempts?: number; reason?: string }> {
+  try {
+    return (await h.result()) as MigrationResult;
+  } catch (e) {
+    return { outcome: 'Failed', reason: `${failureMessage(e)}; ${String((e as { cause?: { cause?: unknown } }).cause?.cause ?? '')}` };
+  }
+}
+
 const syncController = (s: Stack, running: boolean) => simControl(s.sim.destination, 'sync-controller', 'PUT', { running });
 
 /** One VM's run under one kill point. */
@@ -71,6 +90,8 @@ interface Run {
   point?: KillPoint;
   /** The test's own kill, when the point is a moment no activity marks (a stalled wait). */
   testKill?: string;
+  /** What else sets this run apart (how it was steered). */
+  note?: string;
 }
 
 /**
@@ -100,7 +121,7 @@ async function verify(
     if (i === 0) violations.push(...shared);
     recordRun({
       suite: 'kill',
-      scenario: `${scenario}: ${r.point ? describePoint(r.point) : (r.testKill ?? 'no kill of its own')}`,
+      scenario: `${scenario}: ${r.point ? describePoint(r.point) : (r.testKill ?? 'no kill of its own')}${r.note ? `, ${r.note}` : ''}`,
       outcome: outcomes[i]!.outcome,
       expected: outcomes[i]!.expected,
       violations,
@@ -192,10 +213,11 @@ describe('kill matrix: stall + retry, cancel, plan', () => {
     );
     // Retried before the heal: healed first, the first attempt's wait would see the handshake and
     // resume on its own, with nothing left to retry.
-    for (const h of handles) await h.executeUpdate(retryUpdate, { args: [{ reason: 'kill matrix: retry after a stall' }] });
+    await Promise.all(handles.map((h) => decide(h, retryUpdate, 'kill matrix: retry after a stall')));
     await syncController(s, true);
-    const results = (await Promise.all(handles.map((h) => h.result()))) as MigrationResult[];
+    const results = await Promise.all(handles.map(endOf));
     const seconds = Math.round((Date.now() - t0) / 1000);
+    for (const [i, r] of results.entries()) if (r.reason && r.outcome === 'Failed') console.log(`${runs[i]!.workflowId} failed: ${r.reason}`);
     const problems = await verify(
       s,
       w,
@@ -228,7 +250,14 @@ describe('kill matrix: stall + retry, cancel, plan', () => {
       // Held at the handshake by the stopped sync controller: patiently, or stalled on purpose.
       const migration = input(vm, { options: { ...PATIENT, ...(p.whileStalled ? { handshakeTimeout: '5s' } : {}) } });
       const workflowId = migrationWorkflowId(migration);
-      return { vm, workflowId, migration, whileStalled: p.whileStalled === true, point: { ...withoutFlags(p), workflowId } };
+      return {
+        vm,
+        workflowId,
+        migration,
+        whileStalled: p.whileStalled === true,
+        point: { ...withoutFlags(p), workflowId },
+        note: p.whileStalled ? 'cancelled while Stalled' : undefined,
+      };
     });
     const points = runs.map((r) => r.point);
     await syncController(s, false);
@@ -247,8 +276,9 @@ describe('kill matrix: stall + retry, cancel, plan', () => {
       180_000,
       200,
     );
-    for (const h of handles) await h.executeUpdate(cancelUpdate, { args: [{ reason: 'kill matrix: cancel' }] });
-    const results = (await Promise.all(handles.map((h) => h.result()))) as MigrationResult[];
+    await Promise.all(handles.map((h) => decide(h, cancelUpdate, 'kill matrix: cancel')));
+    const results = await Promise.all(handles.map(endOf));
+    for (const [i, r] of results.entries()) if (r.outcome === 'Failed') console.log(`${runs[i]!.workflowId} failed: ${r.reason}`);
     await syncController(s, true);
     const seconds = Math.round((Date.now() - t0) / 1000);
     const problems = await verify(

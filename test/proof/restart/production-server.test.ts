@@ -115,7 +115,9 @@ const SCENARIOS: Scenario[] = [
     release: async () => {},
     decide: async (s, h) => {
       await syncController(true)(s);
-      await h.executeUpdate(retryUpdate, { args: [{ reason: 'sync controller back' }] });
+      // Resent until the worker, reconnecting to the restarted server, answers; the update ID makes a resend the same update.
+      const updateId = `restart-proof-retry-${h.workflowId}`;
+      await eventually('the retry accepted', async () => (await h.executeUpdate(retryUpdate, { updateId, args: [{ reason: 'sync controller back' }] })).accepted, 120_000, 500);
     },
     attempts: 2,
   },
