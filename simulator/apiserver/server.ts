@@ -415,8 +415,8 @@ export class ApiServer {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache' });
     res.flushHeaders();
     const write = (ev: StoreEvent) => {
-      // An event can land between end() (watch timeout, server stop) and 'close', which unsubscribes:
-      // a write after end would raise an uncaught ERR_STREAM_WRITE_AFTER_END and crash the process.
+      // A watch whose timeoutSeconds ended it stays subscribed until its 'close': an event in between
+      // was a write after end, an uncaught error that took the whole simulator down.
       if (res.writableEnded || res.destroyed) return;
       const object = asTable ? table(kind, [ev.object], ev.object.metadata.resourceVersion!) : ev.object;
       res.write(JSON.stringify({ type: ev.type, object }) + '\n');
@@ -433,12 +433,18 @@ export class ApiServer {
     }
     this.openWatches.add(res);
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
-    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
     const done = () => {
       unsubscribe();
       clearTimeout(timer);
       this.openWatches.delete(res);
     };
+    const timer =
+      timeout > 0
+        ? setTimeout(() => {
+            done();
+            res.end();
+          }, timeout * 1000)
+        : undefined;
     res.on('close', done);
     req.on('close', done);
   }

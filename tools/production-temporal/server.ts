@@ -79,6 +79,16 @@ export interface ProductionTemporal {
   cliFlags(): string[];
   /** Server, then PostgreSQL; then the folder unless kept. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Stop only the temporal-server process (SIGTERM with a grace period, or SIGKILL as a node's death
+   * would); PostgreSQL keeps running. `pid` and `exited` then name the stopped process until
+   * `startServer` runs. No-op when already stopped.
+   */
+  stopServer(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Start temporal-server again on the same ports, config and database; resolves once it is healthy. No-op when running. */
+  startServer(): Promise<void>;
+  /** stopServer then startServer: a restart of Temporal over its own database. */
+  restartServer(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 export async function startProductionTemporal(opts: ProductionTemporalOptions = {}): Promise<ProductionTemporal> {
@@ -145,7 +155,10 @@ export async function startProductionTemporal(opts: ProductionTemporalOptions = 
     const clientTls: ClientTls | undefined = tls && { caFile: tls.caFile, certFile: tls.clientCertFile, keyFile: tls.clientKeyFile, serverName: tls.serverName };
     const flags = cliFlagsFor(address, clientTls);
 
-    const server = startServer(binaries, dir, join(dir, 'temporal-server.log'));
+    const serverLog = join(dir, 'temporal-server.log');
+    // `let`: restartServer replaces the process; the cleanup stops whichever one serves now.
+    let server = startServer(binaries, dir, serverLog);
+    let serving = true;
     cleanups.push(() => server.stop());
     await waitHealthy(cli, flags, server, address, 90_000);
     const serverStartMs = Date.now() - tServer;
@@ -162,11 +175,27 @@ export async function startProductionTemporal(opts: ProductionTemporalOptions = 
         `ready in ${(timings.totalMs / 1000).toFixed(1)} s`,
     );
     let stopped: Promise<void> | undefined;
+    const stopServer = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
+      if (!serving) return;
+      serving = false;
+      if (signal === 'SIGKILL') server.child.kill('SIGKILL');
+      await server.stop(); // after a SIGKILL it only waits for the exit
+    };
+    const startServerAgain = async () => {
+      if (serving || stopped) return;
+      server = startServer(binaries, dir, serverLog);
+      serving = true;
+      await waitHealthy(cli, flags, server, address, 90_000);
+    };
     return {
       address,
       namespace: compose.namespace,
-      pid: server.child.pid,
-      exited: server.exited,
+      get pid() {
+        return server.child.pid!;
+      },
+      get exited() {
+        return server.exited;
+      },
       version: binaries.version,
       cli,
       dir,
@@ -179,6 +208,12 @@ export async function startProductionTemporal(opts: ProductionTemporalOptions = 
       clientEnv: () => clientEnvFor(address, compose.namespace, clientTls),
       cliFlags: () => [...flags],
       stop: () => (stopped ??= cleanup()),
+      stopServer,
+      startServer: startServerAgain,
+      restartServer: async (signal) => {
+        await stopServer(signal);
+        await startServerAgain();
+      },
     };
   } catch (e) {
     await cleanup();
@@ -287,7 +322,8 @@ function startServer(b: ServerBinaries, root: string, logFile: string): ServerPr
   });
   const exited = exitOf(child);
   reapOnParentExit(child, exited);
-  const out = createWriteStream(logFile);
+  // Appended: a restarted server's lines follow the previous process's.
+  const out = createWriteStream(logFile, { flags: 'a' });
   void exited.then(() => out.end());
   const tail = new LineTail(12);
   const onLine = (line: string) => {

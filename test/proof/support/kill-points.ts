@@ -13,6 +13,11 @@ export interface KillPoint {
   workflowId?: string;
   /** Default 1. */
   nth?: number;
+  /**
+   * Only executions for this attempt of the migration count (the attempt-scoped activities' first
+   * argument carries it): a retry's createTargetMigration, not the first attempt's.
+   */
+  attempt?: number;
 }
 
 /** A step's name as a kill point names it. */
@@ -23,4 +28,11 @@ export function stepOf(activityType: string, args: readonly unknown[]): string {
   return typeof goal === 'string' ? `waitFor:${goal}` : activityType;
 }
 
-export const describePoint = (p: KillPoint) => `${p.at === 'heartbeat' ? 'inside' : p.at === 'start' ? 'before' : 'after'} ${p.step}${(p.nth ?? 1) > 1 ? ` #${p.nth}` : ''}`;
+/** The migration attempt an activity runs for, when its first argument says (attemptRef). */
+export function attemptOf(args: readonly unknown[]): number | undefined {
+  const attempt = (args[0] as { attempt?: unknown } | undefined)?.attempt;
+  return typeof attempt === 'number' ? attempt : undefined;
+}
+
+export const describePoint = (p: KillPoint) =>
+  `${p.at === 'heartbeat' ? 'inside' : p.at === 'start' ? 'before' : 'after'} ${p.step}${(p.nth ?? 1) > 1 ? ` #${p.nth}` : ''}${p.attempt !== undefined ? ` (attempt ${p.attempt})` : ''}`;

@@ -9,7 +9,7 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { KubeconfigRegistry } from '../../../workers/clusters.js';
 import { createFerryWorker } from '../../../workers/worker.js';
-import { describePoint, stepOf, type KillPoint } from './kill-points.js';
+import { attemptOf, describePoint, stepOf, type KillPoint } from './kill-points.js';
 
 const env = (name: string) =>
   process.env[name] ??
@@ -29,9 +29,10 @@ function die(index: number, why: string): never {
 }
 
 /** The first unused point this execution reaches at `at`, counting its Nth. */
-function reached(step: string, workflowId: string, at: KillPoint['at']): number | undefined {
+function reached(step: string, workflowId: string, at: KillPoint['at'], attempt: number | undefined): number | undefined {
   for (const [i, p] of points.entries()) {
     if (used.has(i) || p.at !== at || p.step !== step || (p.workflowId && p.workflowId !== workflowId)) continue;
+    if (p.attempt !== undefined && p.attempt !== attempt) continue;
     const n = (seen.get(i) ?? 0) + 1;
     seen.set(i, n);
     if (n >= (p.nth ?? 1)) return i;
@@ -44,8 +45,9 @@ const killHook: ActivityInterceptorsFactory = (ctx) => ({
     async execute(input, next) {
       const step = stepOf(ctx.info.activityType, input.args);
       const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
+      const attempt = attemptOf(input.args);
       const at = (moment: KillPoint['at']) => {
-        const i = reached(step, workflowId, moment);
+        const i = reached(step, workflowId, moment, attempt);
         if (i !== undefined) die(i, `${describePoint(points[i]!)} of ${workflowId}`);
       };
       at('start');
