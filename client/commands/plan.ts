@@ -17,6 +17,7 @@ import { loadPlanFile, PlanFileError } from '../plan/load.js';
 import { planChangeLines, planExitCode, planFrame, planTable } from '../plan-progress.js';
 import { rewind } from '../progress.js';
 import { uiLink } from './migrate.js';
+import { refuseFlags } from './control.js';
 import { errorMessage } from '../../workflows/errors.js';
 
 export const planHelp = `Usage: ferry plan <validate|start|status|watch|retry|cancel> (-f plan.yaml | <plan-name>) [options]
@@ -122,6 +123,7 @@ export async function plan(argv: string[]): Promise<ExitCode> {
     case 'watch':
     case 'retry':
     case 'cancel': {
+      refuseFlags({ reason: v.reason });
       const workflowId = await planId(v, positionals);
       const conn = await connect(v);
       try {

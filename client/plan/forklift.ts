@@ -207,9 +207,9 @@ export function fromForklift(all: Doc[]): Conversion {
       case 'destination':
         return next === 'namespace' ? 'spec.targetNamespace' : `spec.provider.${head}`;
       case 'storageClassMap':
-        return storageClassMap.where[String(next)] ?? 'spec.map.storage';
+        return Object.hasOwn(storageClassMap.where, String(next)) ? storageClassMap.where[String(next)]! : 'spec.map.storage';
       case 'networkMap':
-        return networkMap.where[String(next)] ?? 'spec.map.network';
+        return Object.hasOwn(networkMap.where, String(next)) ? networkMap.where[String(next)]! : 'spec.map.network';
       case 'vms':
         return typeof next === 'number' ? renderPath(['spec', 'vms', vmIndex[next] ?? next, ...rest]) : 'spec.vms';
       case 'maxInFlight':
