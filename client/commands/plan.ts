@@ -18,6 +18,7 @@ import { planChangeLines, planExitCode, planFrame, planTable } from '../plan-pro
 import { rewind } from '../progress.js';
 import { uiLink } from './migrate.js';
 import { refuseFlags } from './control.js';
+import { quote } from '../../workflows/quote.js';
 import { errorMessage } from '../../workflows/errors.js';
 
 export const planHelp = `Usage: ferry plan <validate|start|status|watch|retry|cancel> (-f plan.yaml | <plan-name>) [options]
@@ -114,6 +115,9 @@ export async function plan(argv: string[]): Promise<ExitCode> {
   // Flags are checked before anything is sent: a bad --interval must not leave a plan started.
   const intervalMs = intervalFlag(v.interval);
   const format = outputFormat(v.output);
+  // validate and start read the plan from its file: a name given as well would be silently ignored.
+  if ((sub === 'validate' || sub === 'start') && positionals.length)
+    throw new UsageError([`unexpected argument ${quote(positionals[0]!)}: plan ${sub} reads the plan from -f FILE (give no plan name)`]);
   switch (sub) {
     case 'validate':
       return validatePlan(v);

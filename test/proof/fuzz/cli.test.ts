@@ -215,13 +215,11 @@ function specific(b: Base, dir: string): fc.Arbitrary<Broken>[] {
     });
   if (cmd === 'migrate' || cmd === 'validate') {
     arbs.push(
-      fc
-        .tuple(b.argv, badRef)
-        .map(([a, ref]) => ({
-          argv: [cmd, ref, ...a.slice(1)],
-          names: ['<namespace>/<vm>', 'source.namespace', 'source.name', `VM "${ref.slice(0, 20)}`],
-          what: `VM ${ref.slice(0, 20)}`,
-        })),
+      fc.tuple(b.argv, badRef).map(([a, ref]) => ({
+        argv: [cmd, ref, ...a.slice(1)],
+        names: ['<namespace>/<vm>', 'source.namespace', 'source.name', `VM "${ref.slice(0, 20)}`],
+        what: `VM ${ref.slice(0, 20)}`,
+      })),
     );
     arbs.push(
       fc
@@ -303,7 +301,15 @@ function specific(b: Base, dir: string): fc.Arbitrary<Broken>[] {
           .tuple(b.argv, fc.constantFrom(...files))
           .map(([a, [file, names]]) => ({ argv: ['plan', sub, ...without(a, '-f').filter((x) => x !== 'wave'), '-f', file], names, what: `plan file ${file.split('/').pop()}` })),
       );
-      arbs.push(at(b.argv, (a) => ({ args: [...without(a, '-f').filter((x) => x !== 'wave'), '-f', bad, 'wave'], names: ['-f FILE or a plan name'], what: 'both -f and a name' })));
+      // A good file: start used to ignore the name and go ahead.
+      const good = join(dir, 'good.yaml');
+      arbs.push(
+        at(b.argv, (a) => ({
+          args: [...without(a, '-f').filter((x) => x !== 'wave'), '-f', good, 'wave'],
+          names: sub === 'start' ? ['unexpected argument "wave"'] : ['-f FILE or a plan name'],
+          what: 'both -f and a name',
+        })),
+      );
     }
     if (sub === 'start') arbs.push(at(b.argv, (a) => ({ args: without(a, '-f'), names: ['-f plan.yaml'], what: 'start without -f' })));
     if (sub !== 'start') arbs.push(at(b.argv, (a) => ({ args: a.filter((x) => x !== 'wave' && x !== '-f' && !x.endsWith('.yaml')), names: ['name the plan'], what: 'no plan' })));
@@ -446,19 +452,26 @@ describe('fuzz: the ferry command line', () => {
     assert.equal(temporal.connections + cluster.connections, 0);
   });
 
-  describe('regressions (each connected to Temporal before refusing)', () => {
+  describe('regressions (each connected to Temporal before refusing, or echoed too much)', () => {
     it('extend --by soon, --by 8d and a 1,001-character --reason are refused on the command line', async () => {
       for (const [argv, re] of [
         [['extend', ID, '--by', 'soon'], /^ferry extend: --by must be a positive duration, e\.g\. --by 10m/],
         [['extend', ID, '--by', '8d'], /^ferry extend: --by must be at most 7d/],
         [['cancel', ID, '--reason', longText(1001)], /^ferry cancel: --reason must be at most 1000 characters \(got 1001\)/],
         [['plan', 'cancel', 'wave', '--reason', longText(1001)], /^ferry plan: --reason must be at most 1000 characters/],
+        [['plan', 'start', '-f', join(dir, 'good.yaml'), 'wave'], /^ferry plan: unexpected argument "wave": plan start reads the plan from -f FILE/],
       ] as [string[], RegExp][]) {
         const a = await ferry(argv);
         assert.equal(a.code, 2, a.stderr);
         assert.match(a.stderr, re);
       }
       assert.equal(temporal.connections, 0);
+    });
+
+    it('a 3,000-character unknown flag is quoted short', async () => {
+      const a = await ferry(['list', `--${'f'.repeat(3000)}`]);
+      assert.equal(a.code, 2);
+      assert.match(a.stderr, /^ferry list: Unknown option "--f{58}…" \(3002 characters\)/);
     });
 
     it('a bad field names the flag that sets it', async () => {
