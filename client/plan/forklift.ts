@@ -78,7 +78,7 @@ export function fromForklift(all: Doc[]): Conversion {
       if (value.apiVersion !== FORKLIFT_API_VERSION) warnings.push(`document ${index} (${docName(value)}): apiVersion ${String(value.apiVersion)} read as ${FORKLIFT_API_VERSION}`);
       docs.push(value);
     } else {
-      warnings.push(`document ${index} (${String(value.apiVersion)} ${docName(value)}): not a Forklift Plan, Provider, StorageMap or NetworkMap: ignored`);
+      warnings.push(`document ${index} (${String(value.apiVersion ?? '(no apiVersion)')} ${docName(value)}): not a Forklift Plan, Provider, StorageMap or NetworkMap: ignored`);
     }
   }
 

@@ -468,6 +468,14 @@ describe('fuzz: the ferry command line', () => {
       assert.equal(temporal.connections, 0);
     });
 
+    it('ferry __proto__ and ferry constructor are unknown commands, not "command.run is not a function"', async () => {
+      for (const name of ['__proto__', 'constructor', 'toString']) {
+        const a = await ferry([name]);
+        assert.equal(a.code, 2, a.stderr);
+        assert.match(a.stderr, new RegExp(`^ferry: unknown command "${name}"`));
+      }
+    });
+
     it('a 3,000-character unknown flag is quoted short', async () => {
       const a = await ferry(['list', `--${'f'.repeat(3000)}`]);
       assert.equal(a.code, 2);

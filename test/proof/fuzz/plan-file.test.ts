@@ -266,6 +266,19 @@ describe('fuzz: plan files', () => {
       );
     });
 
+    it('a 70,000-character VM name, a long YAML token and a missing apiVersion are quoted short', () => {
+      refusedWith(
+        forklift('').replace('vms: [{namespace: demo, name: web-01}]', `vms: [{name: ${'a'.repeat(70_000)}}]`),
+        /^plan\.yaml: spec\.vms\[0\]\.namespace: required: the namespace of VM a{60}… \(70000 characters\)/,
+      );
+      refusedWith(
+        `>${JSON.stringify({ apiVersion: 'ferry.dev/v1alpha1', kind: 'MigrationPlan', metadata: { name: 'x'.repeat(900) } })}`,
+        /^plan\.yaml: line 1, column 2: YAML syntax error: .*… \(\d+ characters\)/,
+      );
+      const answer = read(forklift('').replace('apiVersion: forklift.konveyor.io/v1beta1\nkind: Provider\nmetadata: {name: dst}', 'kind: Provider\nmetadata: {name: dst}'));
+      assert.ok('refused' in answer && answer.refused.some((l) => l.includes('(no apiVersion) Provider/dst')), JSON.stringify(answer));
+    });
+
     it('a cut JSON plan names the line and column', () => {
       assert.equal(parseYaml('{"a": 1}').a, 1);
       refusedWith('{"apiVersion": "ferry.dev/v1alpha1", "kind": "Migr', /^plan\.yaml: line 1, column \d+: YAML syntax error/);
