@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDuration } from '../workflows/duration.js';
+import { quote } from '../workflows/quote.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, rolledBack: 3, refused: 4 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -54,7 +55,11 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: s
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
     const err = e as { code?: string; message?: string };
-    if (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) throw new UsageError([(err.message ?? String(e)).replace(/\. To specify a positional.*$/s, '')]);
+    if (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
+      // node:util quotes the flag as given: a 3,000-character one is quoted short.
+      const message = (err.message ?? String(e)).replace(/\. To specify a positional.*$/s, '').replace(/'([^']{61,})'/g, (_, token: string) => quote(token));
+      throw new UsageError([message]);
+    }
     throw e;
   }
 }
@@ -77,7 +82,7 @@ export function intervalFlag(value: string | undefined): number {
 
 export function onePositional(positionals: string[], what: string): string {
   if (positionals.length === 0) throw new UsageError([`missing ${what}`]);
-  if (positionals.length > 1) throw new UsageError([`unexpected argument "${positionals[1]}": give one ${what}`]);
+  if (positionals.length > 1) throw new UsageError([`unexpected argument ${quote(positionals[1]!)}: give one ${what}`]);
   return positionals[0]!;
 }
 

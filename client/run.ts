@@ -96,7 +96,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
   }
   // `ferry help <command>` is `ferry <command> --help`.
   const [name, args] = first === 'help' ? [rest[0]!, ['--help']] : [first, rest];
-  const command = commands[name];
+  // Own entries only: `ferry __proto__` or `ferry constructor` is an unknown command, not Object's member.
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   try {
     if (!command) throw new UsageError([`unknown command "${name}"`]);
     return await command.run(args);

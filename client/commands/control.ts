@@ -4,6 +4,8 @@ import { connect } from '../connection.js';
 import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, onePositional, parse, UsageError, type ExitCode } from '../cli.js';
 import { cancelUpdate, extendUpdate, retryUpdate, type ControlAnswer } from '../../workflows/messages.js';
 import { errorMessage } from '../../workflows/errors.js';
+import { EXTEND_MAX_MS, extendBy, REASON_MAX } from '../../workflows/control-request.js';
+import { quote } from '../../workflows/quote.js';
 
 export type Control = 'retry' | 'cancel' | 'extend';
 
@@ -36,6 +38,15 @@ ${EXIT_CODES_HELP}`;
 
 const options = { ...connectionOptions, reason: { type: 'string' }, by: { type: 'string' } } as const;
 
+/** --by and --reason as the workflow's validator checks them (workflows/control-request.ts), in the command line's terms. */
+export function refuseFlags(v: { by?: string; reason?: string }): void {
+  if (v.reason !== undefined && v.reason.length > REASON_MAX) throw new UsageError([`--reason must be at most ${REASON_MAX} characters (got ${v.reason.length})`]);
+  if (v.by === undefined) return;
+  const ms = extendBy({ by: /^\d+$/.test(v.by) ? Number(v.by) : v.by });
+  if (ms === undefined || ms <= 0) throw new UsageError([`--by must be a positive duration, e.g. --by 10m or --by 1h30m (got ${quote(v.by)})`]);
+  if (ms > EXTEND_MAX_MS) throw new UsageError([`--by must be at most 7d (got ${quote(v.by)}); extend again later for a longer wait`]);
+}
+
 export async function control(c: Control, argv: string[]): Promise<ExitCode> {
   const { values: v, positionals } = parse(argv, options);
   if (v.help) {
@@ -46,6 +57,8 @@ export async function control(c: Control, argv: string[]): Promise<ExitCode> {
   if (c !== 'extend' && v.by !== undefined) throw new UsageError([`--by applies only to extend`]);
   if (c === 'extend' && v.by === undefined) throw new UsageError(['extend needs --by <duration>, e.g. --by 10m']);
   const reason = v.reason !== undefined ? { reason: v.reason } : {};
+  // What the workflow's validator would refuse is refused here, before a connection is made.
+  refuseFlags(v);
   const conn = await connect(v);
   try {
     const handle = conn.client.workflow.getHandle(workflowId);

@@ -71,6 +71,34 @@ export function buildInput(ref: string, v: { from?: string; to?: string; 'to-nam
   } as MigrationInput;
 }
 
+/** The command-line argument each input field comes from, so a refusal says what to change on the command line. */
+const FLAG_OF: [RegExp, (m: RegExpMatchArray) => string][] = [
+  [/^source\.cluster\b/, () => '--from <cluster>'],
+  [/^destination\.cluster\b/, () => '--to <cluster>'],
+  [/^destination\.namespace\b/, () => '--to-namespace <namespace>'],
+  [/^source\.(namespace|name)\b/, () => 'the VM as <namespace>/<vm>, e.g. demo/web-01'],
+  [/^options\.([\w$]+)/, (m) => `--option ${m[1]}=<value>`],
+  [/^options\b/, () => '--option key=value'],
+];
+
+/**
+ * describeInputIssues' lines (which name input fields, as the Temporal CLI user sees them), then one
+ * line naming the command-line arguments that set those fields.
+ */
+export function withFlags(lines: string[]): string[] {
+  const flags = new Set<string>();
+  for (const line of lines) {
+    for (const [re, flag] of FLAG_OF) {
+      const m = line.match(re);
+      if (m) {
+        flags.add(flag(m));
+        break;
+      }
+    }
+  }
+  return flags.size ? [...lines, `fix with: ${[...flags].join('; ')}`] : lines;
+}
+
 export function uiLink(ui: string, namespace: string, workflowId: string): string {
   return `${ui.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
@@ -83,7 +111,7 @@ export async function migrate(argv: string[]): Promise<ExitCode> {
   }
   const input = buildInput(onePositional(positionals, '<namespace>/<vm>'), v);
   const checked = migrationInputSchema.safeParse(input);
-  if (!checked.success) throw new UsageError(['invalid migration input:', ...describeInputIssues(checked.error).map((l) => `  ${l}`)]);
+  if (!checked.success) throw new UsageError(['invalid migration input:', ...withFlags(describeInputIssues(checked.error)).map((l) => `  ${l}`)]);
   const migration = checked.data;
   const workflowId = migrationWorkflowId(migration);
 

@@ -17,6 +17,8 @@ import { loadPlanFile, PlanFileError } from '../plan/load.js';
 import { planChangeLines, planExitCode, planFrame, planTable } from '../plan-progress.js';
 import { rewind } from '../progress.js';
 import { uiLink } from './migrate.js';
+import { refuseFlags } from './control.js';
+import { quote } from '../../workflows/quote.js';
 import { errorMessage } from '../../workflows/errors.js';
 
 export const planHelp = `Usage: ferry plan <validate|start|status|watch|retry|cancel> (-f plan.yaml | <plan-name>) [options]
@@ -113,6 +115,9 @@ export async function plan(argv: string[]): Promise<ExitCode> {
   // Flags are checked before anything is sent: a bad --interval must not leave a plan started.
   const intervalMs = intervalFlag(v.interval);
   const format = outputFormat(v.output);
+  // validate and start read the plan from its file: a name given as well would be silently ignored.
+  if ((sub === 'validate' || sub === 'start') && positionals.length)
+    throw new UsageError([`unexpected argument ${quote(positionals[0]!)}: plan ${sub} reads the plan from -f FILE (give no plan name)`]);
   switch (sub) {
     case 'validate':
       return validatePlan(v);
@@ -122,6 +127,7 @@ export async function plan(argv: string[]): Promise<ExitCode> {
     case 'watch':
     case 'retry':
     case 'cancel': {
+      refuseFlags({ reason: v.reason });
       const workflowId = await planId(v, positionals);
       const conn = await connect(v);
       try {

@@ -9,7 +9,7 @@ import { describeInputIssues, migrationInputSchema, migrationWorkflowId, type Mi
 import { EXIT, KUBECONFIG_HELP, onePositional, outputFormat, parse, UsageError, type ExitCode } from '../cli.js';
 import { clusters, requireClusters } from '../connection.js';
 import { bytes, table } from '../format.js';
-import { buildInput } from './migrate.js';
+import { buildInput, withFlags } from './migrate.js';
 
 export const validateHelp = `Usage: ferry validate <namespace>/<vm> --from <cluster> --to <cluster> [options]
 
@@ -92,7 +92,7 @@ export async function validate(argv: string[]): Promise<ExitCode> {
   const input = buildInput(onePositional(positionals, '<namespace>/<vm>'), v);
   const format = outputFormat(v.output);
   const checked = migrationInputSchema.safeParse(input);
-  if (!checked.success) throw new UsageError(['invalid migration input:', ...describeInputIssues(checked.error).map((l) => `  ${l}`)]);
+  if (!checked.success) throw new UsageError(['invalid migration input:', ...withFlags(describeInputIssues(checked.error)).map((l) => `  ${l}`)]);
   const migration = checked.data;
 
   const registry = await clusters(v.kubeconfig);

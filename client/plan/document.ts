@@ -4,6 +4,7 @@
  * the plan schema is reported against the field the person wrote, not against ferry's internal shape.
  */
 import type { PlanInput } from '../../workflows/plan-contract.js';
+import { quote } from '../../workflows/quote.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -53,3 +54,6 @@ export function docName(d: Obj): string {
   const meta = isObj(d.metadata) ? d.metadata : {};
   return `${str(d.kind) ?? 'document'}/${str(meta.name) ?? '(no metadata.name)'}`;
 }
+
+/** A key as a message names it: as written when it reads as a field name, else quoted (and cut short if huge). */
+export const fieldName = (key: string): string => (/^[\w.-]{1,60}$/.test(key) ? key : quote(key));

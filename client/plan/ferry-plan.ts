@@ -22,7 +22,7 @@
  * falls back to its default.
  */
 import type { PlanInput } from '../../workflows/plan-contract.js';
-import { isObj, renderPath, type Conversion, type Obj } from './document.js';
+import { fieldName, isObj, renderPath, type Conversion, type Obj } from './document.js';
 
 export const FERRY_API_VERSION = 'ferry.dev/v1alpha1';
 export const FERRY_KIND = 'MigrationPlan';
@@ -40,11 +40,11 @@ export function fromFerry(d: Obj): Conversion {
   const errors: string[] = [];
   if (d.apiVersion !== FERRY_API_VERSION) errors.push(`apiVersion: must be ${FERRY_API_VERSION}, found ${JSON.stringify(d.apiVersion ?? null)}`);
   if (d.kind !== FERRY_KIND) errors.push(`kind: must be ${FERRY_KIND}, found ${JSON.stringify(d.kind ?? null)}`);
-  for (const key of Object.keys(d)) if (!TOP_LEVEL.has(key)) errors.push(`${key}: unknown field: a plan has apiVersion, kind, metadata and spec`);
+  for (const key of Object.keys(d)) if (!TOP_LEVEL.has(key)) errors.push(`${fieldName(key)}: unknown field: a plan has apiVersion, kind, metadata and spec`);
 
   const metadata = isObj(d.metadata) ? d.metadata : {};
   if (d.metadata !== undefined && !isObj(d.metadata)) errors.push('metadata: must be an object: {name}');
-  for (const key of Object.keys(metadata)) if (!METADATA.has(key)) errors.push(`metadata.${key}: unknown field: metadata has name, labels and annotations`);
+  for (const key of Object.keys(metadata)) if (!METADATA.has(key)) errors.push(`metadata.${fieldName(key)}: unknown field: metadata has name, labels and annotations`);
 
   const spec = isObj(d.spec) ? d.spec : {};
   if (!isObj(d.spec)) errors.push('spec: is required: {source, destination, vms, ...}');

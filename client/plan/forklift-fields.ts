@@ -14,7 +14,7 @@
  *
  * Field names are those of kubev2v/forklift pkg/apis/forklift/v1beta1 (PlanSpec, plan.VM).
  */
-import { isZero, type Findings } from './document.js';
+import { fieldName, isZero, type Findings } from './document.js';
 
 type Severity = 'error' | 'warning';
 type Verdict = { severity: Severity; why: string } | undefined;
@@ -118,15 +118,16 @@ export const VM_RULES: Record<string, Rule> = {
 export function reportFields(entry: Record<string, unknown>, where: string, handled: Set<string>, rules: Record<string, Rule>, findings: Findings): void {
   for (const [key, value] of Object.entries(entry)) {
     if (handled.has(key) || isZero(value)) continue;
-    const rule = rules[key];
+    // Own entries only: a field named __proto__, constructor or toString must not find Object's own.
+    const rule = Object.hasOwn(rules, key) ? rules[key] : undefined;
     const verdict: Verdict = rule ? rule(value, entry) : { severity: 'error', why: 'not a Forklift field ferry knows, so it cannot tell whether it changes the migration' };
     if (!verdict) continue;
     const json = JSON.stringify(value);
     const shown = json.length > 60 ? `${json.slice(0, 57)}...` : json;
     findings[verdict.severity](
       verdict.severity === 'error'
-        ? `${where}.${key} (${shown}): not supported, and it would change the migration: ${verdict.why}. Remove it to migrate without it`
-        : `${where}.${key}: ignored (harmless here): ${verdict.why}`,
+        ? `${where}.${fieldName(key)} (${shown}): not supported, and it would change the migration: ${verdict.why}. Remove it to migrate without it`
+        : `${where}.${fieldName(key)}: ignored (harmless here): ${verdict.why}`,
     );
   }
 }

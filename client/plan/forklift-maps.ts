@@ -23,10 +23,12 @@ const sides = (pair: unknown): [Obj, Obj] => [at(pair, 'source'), at(pair, 'dest
 
 /** Adds one entry, refusing a key mapped two different ways (Forklift would use whichever it found first). */
 function add(out: MappedEntries, what: string, from: string, to: string, where: string, findings: Findings): void {
-  const before = out.map[from];
+  // Own properties only: a class or network named __proto__ must neither find Object's prototype
+  // ("mapped twice") nor vanish by setting it; the plan schema then refuses the name.
+  const before = Object.hasOwn(out.map, from) ? out.map[from] : undefined;
   if (before !== undefined && before !== to) findings.error(`${where}: ${what} ${from} is mapped twice (to ${before} and ${to}): keep one`);
-  out.map[from] = to;
-  out.where[from] ??= where;
+  Object.defineProperty(out.map, from, { value: to, enumerable: true, writable: true, configurable: true });
+  if (!Object.hasOwn(out.where, from)) Object.defineProperty(out.where, from, { value: where, enumerable: true, writable: true, configurable: true });
 }
 
 export function storageClasses(doc: string, pairs: unknown[], findings: Findings): MappedEntries {

@@ -78,7 +78,7 @@ export function fromForklift(all: Doc[]): Conversion {
       if (value.apiVersion !== FORKLIFT_API_VERSION) warnings.push(`document ${index} (${docName(value)}): apiVersion ${String(value.apiVersion)} read as ${FORKLIFT_API_VERSION}`);
       docs.push(value);
     } else {
-      warnings.push(`document ${index} (${String(value.apiVersion)} ${docName(value)}): not a Forklift Plan, Provider, StorageMap or NetworkMap: ignored`);
+      warnings.push(`document ${index} (${String(value.apiVersion ?? '(no apiVersion)')} ${docName(value)}): not a Forklift Plan, Provider, StorageMap or NetworkMap: ignored`);
     }
   }
 
@@ -207,9 +207,9 @@ export function fromForklift(all: Doc[]): Conversion {
       case 'destination':
         return next === 'namespace' ? 'spec.targetNamespace' : `spec.provider.${head}`;
       case 'storageClassMap':
-        return storageClassMap.where[String(next)] ?? 'spec.map.storage';
+        return Object.hasOwn(storageClassMap.where, String(next)) ? storageClassMap.where[String(next)]! : 'spec.map.storage';
       case 'networkMap':
-        return networkMap.where[String(next)] ?? 'spec.map.network';
+        return Object.hasOwn(networkMap.where, String(next)) ? networkMap.where[String(next)]! : 'spec.map.network';
       case 'vms':
         return typeof next === 'number' ? renderPath(['spec', 'vms', vmIndex[next] ?? next, ...rest]) : 'spec.vms';
       case 'maxInFlight':

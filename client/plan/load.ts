@@ -63,18 +63,18 @@ export function parsePlanText(text: string, fileName: string): LoadedPlan {
     conversion = fromForklift(docs);
   } else {
     const kinds = docs.map((d) => `${String(d.value.apiVersion ?? '?')} ${String(d.value.kind ?? '?')}`).join(', ');
-    throw new PlanFileError(fileName, [`${fileName}: not a plan file (found ${kinds}): ${expected}`]);
+    throw new PlanFileError(fileName, [shortWords(`${fileName}: not a plan file (found ${kinds}): ${expected}`)]);
   }
 
-  const warnings = conversion.warnings.map((w) => `${fileName}: ${w}`);
+  const warnings = conversion.warnings.map((w) => `${fileName}: ${shortWords(w)}`);
   if (conversion.errors.length)
     throw new PlanFileError(
       fileName,
-      conversion.errors.map((e) => `${fileName}: ${e}`),
+      conversion.errors.map((e) => `${fileName}: ${shortWords(e)}`),
       warnings,
     );
   const checked = planInputSchema.safeParse(conversion.plan);
-  if (!checked.success) throw new PlanFileError(fileName, describePlanIssues(checked.error, fileName, conversion.fieldPath), warnings);
+  if (!checked.success) throw new PlanFileError(fileName, describePlanIssues(checked.error, fileName, conversion.fieldPath).map(shortWords), warnings);
   return { plan: conversion.plan, warnings, format };
 }
 
@@ -89,13 +89,26 @@ function readDocuments(text: string, file: string): Doc[] {
   parseAllDocuments(text).forEach((doc, i) => {
     for (const e of doc.errors) {
       const at = e.linePos?.[0];
-      const message = e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').split('\n')[0];
+      // The parser recurses per nesting level: a file nested thousands deep ends its stack, not a syntax rule.
+      const message = e.message
+        .replace(/ at line \d+, column \d+:[\s\S]*$/, '')
+        .split('\n')[0]!
+        .replace(/^Maximum call stack size exceeded$/, 'nested too deeply: a plan file needs a few levels');
       errors.push(
-        at ? `${file}: line ${at.line}, column ${at.col}: YAML syntax error: ${message}\n    ${at.line} | ${lines[at.line - 1] ?? ''}` : `${file}: YAML syntax error: ${message}`,
+        at
+          ? `${file}: line ${at.line}, column ${at.col}: YAML syntax error: ${shortWords(message)}\n    ${at.line} | ${around(lines[at.line - 1] ?? '', at.col)}`
+          : `${file}: YAML syntax error: ${shortWords(message)}`,
       );
     }
     if (doc.errors.length) return;
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (e) {
+      // Aliases are resolved here: one to no anchor, or so many that expanding them would exhaust memory (an alias bomb).
+      const message = (e as Error).message.replace(/^Excessive alias count indicates a resource exhaustion attack$/, 'too many aliases (*name) to expand: write the values out');
+      return errors.push(`${file}: document ${i + 1}: ${shortWords(message)}`);
+    }
     if (value === null || value === undefined) return;
     if (!isObj(value)) return errors.push(`${file}: document ${i + 1}: expected an object with apiVersion and kind, found ${Array.isArray(value) ? 'a list' : typeof value}`);
     if (typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {
@@ -106,6 +119,22 @@ function readDocuments(text: string, file: string): Doc[] {
   });
   if (errors.length) throw new PlanFileError(file, errors);
   return docs;
+}
+
+/**
+ * Messages quote what the file holds (a VM name, a YAML token); a value of 70,000 characters must not
+ * make a line of 70,000: every run longer than a person reads is cut, with its length.
+ */
+export function shortWords(line: string): string {
+  return line.replace(/\S{81,}/g, (word) => `${word.slice(0, 60)}… (${word.length} characters)`);
+}
+
+/** The part of a long line around `col` (from 1), so a 20,000-character line shows what is wrong without being echoed whole. */
+function around(line: string, col: number): string {
+  const WIDTH = 120;
+  if (line.length <= WIDTH) return line;
+  const start = Math.max(0, Math.min(col - 1 - WIDTH / 2, line.length - WIDTH));
+  return `${start > 0 ? '…' : ''}${line.slice(start, start + WIDTH)}${start + WIDTH < line.length ? '…' : ''}`;
 }
 
 /**

@@ -211,7 +211,13 @@ type Mutation = (v: Record<string, unknown>) => { field: string; what: string } 
  * removed, an unknown key in a strict object); mutations that do not apply to the value (a parent
  * missing) are skipped, and at least one applies.
  */
-export function mutants(valid: fc.Arbitrary<Record<string, unknown>>, rules: FieldRule[], root = 'input'): fc.Arbitrary<Mutant> {
+export function mutants(
+  valid: fc.Arbitrary<Record<string, unknown>>,
+  rules: FieldRule[],
+  root = 'input',
+  /** What an unknown key holds (Forklift ignores zero values, as Go's omitempty does, so its fuzzer passes non-zero ones). */
+  extraValue: fc.Arbitrary<unknown> = fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.constant({})),
+): fc.Arbitrary<Mutant> {
   const fields = rules.filter((r) => r.path.length > 0);
   const badValue = fc.constantFrom(...fields).chain((r) => r.bad.map((bad) => ({ r, bad })));
   const setBad = badValue.map(({ r, bad }): Mutation => (v) => {
@@ -226,14 +232,12 @@ export function mutants(valid: fc.Arbitrary<Record<string, unknown>>, rules: Fie
     delete parent[r.path.at(-1)!];
     return { field: r.named ?? render(r.path, root), what: `removed ${render(r.path, root)}` };
   });
-  const extraKey = fc
-    .tuple(fc.constantFrom(...rules.filter((r) => r.strict)), unknownKey, fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.constant({})))
-    .map(([r, key, val]): Mutation => (v) => {
-      const target = r.path.length ? parentOf(v, [...r.path, '*'], false) : v;
-      if (!target || Object.hasOwn(target, key)) return undefined;
-      defineOwn(target, key, val);
-      return { field: r.named ?? render(r.path, root), what: `unknown key ${preview(key)} in ${render(r.path, root)}` };
-    });
+  const extraKey = fc.tuple(fc.constantFrom(...rules.filter((r) => r.strict)), unknownKey, extraValue).map(([r, key, val]): Mutation => (v) => {
+    const target = r.path.length ? parentOf(v, [...r.path, '*'], false) : v;
+    if (!target || Object.hasOwn(target, key)) return undefined;
+    defineOwn(target, key, val);
+    return { field: r.named ?? render(r.path, root), what: `unknown key ${preview(key)} in ${render(r.path, root)}` };
+  });
   const one = fc.oneof({ weight: 6, arbitrary: setBad }, { weight: 2, arbitrary: remove }, { weight: 2, arbitrary: extraKey });
   return fc.tuple(valid, fc.array(one, { minLength: 1, maxLength: 3 })).map(([base, ms]) => {
     const value = clone(base);
