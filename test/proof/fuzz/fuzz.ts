@@ -8,7 +8,8 @@ import fc from 'fast-check';
 
 export const SEED = Number(process.env.FERRY_FUZZ_SEED ?? 20261302);
 /** At least this many inputs per surface (the proof suite's promise is ≥ 1,000). */
-export const RUNS = Number(process.env.FERRY_FUZZ_RUNS ?? 1000);
+/** 1,000 inputs per surface; 200 in the short form (`FERRY_PROOF_SHORT=1`). */
+export const RUNS = Number(process.env.FERRY_FUZZ_RUNS ?? (process.env.FERRY_PROOF_SHORT === '1' ? 200 : 1000));
 
 /** fast-check parameters for one surface; prints the seed so a failure can be replayed. */
 export function params(surface: string, runs = RUNS): fc.Parameters<unknown> {
