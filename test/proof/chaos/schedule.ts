@@ -4,7 +4,7 @@
  * the decisions do not). Pure: no I/O, no clock, only the seeded generator below.
  */
 import type { FaultInput } from '../../../simulator/apiserver/faults.js';
-import type { KillMoment } from '../support/kill-points.js';
+import { type KillMoment, MIGRATION_STEPS as STEPS } from '../support/kill-points.js';
 
 /** mulberry32, the simulator's own fault dice (simulator/apiserver/faults.ts): small, fast, seedable. */
 export function seededRandom(seed: number): () => number {
@@ -63,21 +63,6 @@ export interface ChaosSchedule {
   seed: number;
   batches: ChaosBatch[];
 }
-
-/** Every step of a plain migration (workflows/migrate-vm.ts), as kill points name them. */
-const STEPS = [
-  'preflight',
-  'syncCertificates',
-  'createPrerequisites',
-  'createTargetVM',
-  'waitFor:receiverReady',
-  'createTargetMigration',
-  'waitFor:syncAddress',
-  'createSourceMigration',
-  'waitFor:handshake',
-  'waitFor:completion',
-  'finalize',
-];
 
 /** Namespaces of the schedule's VMs: small guests, and large ones whose transfer lasts long enough to cancel. */
 export const SMALL_NS = 'chaos';

@@ -12,23 +12,9 @@ import { fleetVmName } from '../../../simulator/fleet.js';
 import { input, startMigration, startStack, type Stack } from '../../support/e2e.js';
 import { recordRun } from '../support/figures.js';
 import { baseline, checkRun, secretLeaks, VmimPairWatch } from '../support/invariants.js';
-import { describePoint, type KillPoint } from '../support/kill-points.js';
+import { describePoint, type KillPoint, MIGRATION_STEPS as STEPS } from '../support/kill-points.js';
 import { ProofWorkers } from '../support/proof-worker.js';
 
-/** Every step of a plain migration, in order (workflows/migrate-vm.ts). */
-const STEPS = [
-  'preflight',
-  'syncCertificates',
-  'createPrerequisites',
-  'createTargetVM',
-  'waitFor:receiverReady',
-  'createTargetMigration',
-  'waitFor:syncAddress',
-  'createSourceMigration',
-  'waitFor:handshake',
-  'waitFor:completion',
-  'finalize',
-];
 const WAITS = STEPS.filter((s) => s.startsWith('waitFor:'));
 
 export const KILL_POINTS: Omit<KillPoint, 'workflowId'>[] = [

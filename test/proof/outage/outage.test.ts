@@ -274,6 +274,13 @@ describe('an outage that outlasts a wait stalls naming the cluster, then heals w
   });
 });
 
+/** A cluster gone for good must end the run Failed, naming the cluster and the refused connection. */
+function goneProblems(end: { outcome: string; error?: string }, cluster: string): string[] {
+  if (end.outcome !== 'Failed') return [`ended ${end.outcome}, not Failed`];
+  if (!end.error?.includes(cluster) || !CONNECTION_LOST.test(end.error)) return [`the failure does not name ${cluster} and the refusal: ${end.error}`];
+  return [];
+}
+
 describe('a cluster gone for good ends the migration with a clear failure and the source VM running', { concurrency: true }, () => {
   it('the destination (stalled, then cancelled or retried) and the source (while syncing certificates), at once', async () => {
     const destination = (['cancel', 'retry'] as const).map(async (decision) => {
@@ -287,9 +294,7 @@ describe('a cluster gone for good ends the migration with a clear failure and th
       // A retry must first remove the attempt, which needs the destination: out of time, it rolls back.
       await h.executeUpdate(decision === 'cancel' ? cancelUpdate : retryUpdate, { args: [{ reason: 'outage test: the destination is gone' }] });
       const end = await outcomeOf(h);
-      if (end.outcome !== 'Failed') problems.push(`ended ${end.outcome}, not Failed`);
-      else if (!end.error?.includes(l.clusters.destination) || !CONNECTION_LOST.test(end.error))
-        problems.push(`the failure does not name ${l.clusters.destination} and the refusal: ${end.error}`);
+      problems.push(...goneProblems(end, l.clusters.destination));
       // Ferry cannot remove what it made on a cluster it cannot reach: the failure says so (checked
       // above), so leftovers there are expected; everything else (source running, not halted) is checked.
       return verify(
@@ -310,9 +315,7 @@ describe('a cluster gone for good ends the migration with a clear failure and th
       const h = await start(l, { handshakeTimeout: '2s', decisionWindow: '10s' });
       const problems: string[] = [];
       const end = await outcomeOf(h);
-      if (end.outcome !== 'Failed') problems.push(`ended ${end.outcome}, not Failed`);
-      else if (!end.error?.includes(l.clusters.source) || !CONNECTION_LOST.test(end.error))
-        problems.push(`the failure does not name ${l.clusters.source} and the refusal: ${end.error}`);
+      problems.push(...goneProblems(end, l.clusters.source));
       // checkRun reads the source with its component token, past the outage: the source VMI must run.
       return verify(
         h,

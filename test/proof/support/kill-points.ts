@@ -3,6 +3,21 @@
  * it returned but before the result reached Temporal) or inside a wait (at its first own heartbeat).
  * Deterministic: the Nth execution of that step in a worker's life, optionally only for one workflow.
  */
+/** Every step of a plain migration, in order (workflows/migrate-vm.ts), as kill points name them. */
+export const MIGRATION_STEPS = [
+  'preflight',
+  'syncCertificates',
+  'createPrerequisites',
+  'createTargetVM',
+  'waitFor:receiverReady',
+  'createTargetMigration',
+  'waitFor:syncAddress',
+  'createSourceMigration',
+  'waitFor:handshake',
+  'waitFor:completion',
+  'finalize',
+];
+
 export type KillMoment = 'start' | 'end' | 'heartbeat';
 
 export interface KillPoint {
