@@ -1,6 +1,7 @@
 /** `ferry retry|cancel|extend`: the workflow's updates; a refusal comes back with its reason (exit 4). */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { connect } from '../connection.js';
+import { deliverUpdate } from '../deliver-update.js';
 import { CONNECTION_HELP, connectionOptions, EXIT, EXIT_CODES_HELP, ExitError, onePositional, parse, UsageError, type ExitCode } from '../cli.js';
 import { cancelUpdate, extendUpdate, retryUpdate, type ControlAnswer } from '../../workflows/messages.js';
 import { errorMessage } from '../../workflows/errors.js';
@@ -66,8 +67,8 @@ export async function control(c: Control, argv: string[]): Promise<ExitCode> {
     try {
       answer =
         c === 'extend'
-          ? await handle.executeUpdate(extendUpdate, { args: [{ ...reason, by: /^\d+$/.test(v.by!) ? Number(v.by) : v.by! }] })
-          : await handle.executeUpdate(c === 'retry' ? retryUpdate : cancelUpdate, { args: [reason] });
+          ? await deliverUpdate(handle, extendUpdate, [{ ...reason, by: /^\d+$/.test(v.by!) ? Number(v.by) : v.by! }])
+          : await deliverUpdate(handle, c === 'retry' ? retryUpdate : cancelUpdate, [reason]);
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError) throw new ExitError(errorMessage(e), EXIT.refused);
       if (e instanceof WorkflowNotFoundError && /already completed/i.test(e.message)) throw new ExitError(`${c} refused: the migration has already ended`, EXIT.refused);

@@ -3,6 +3,7 @@
  * A plan is named by its file (`-f plan.yaml`, ferry's MigrationPlan or a Forklift Plan with its
  * Provider/StorageMap/NetworkMap documents) or by its name.
  */
+import { deliverUpdate } from '../deliver-update.js';
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { preflightPlan } from '../../activities/plan.js';
 import { migrationInputSchema, migrationWorkflowId, TASK_QUEUE, type PreflightReport } from '../../workflows/contract.js';
@@ -234,7 +235,7 @@ async function showStatus(handle: WorkflowHandle, format: 'table' | 'json'): Pro
 
 async function control(handle: WorkflowHandle, sub: 'retry' | 'cancel', reason: string | undefined): Promise<ExitCode> {
   try {
-    const answer = await handle.executeUpdate(sub === 'retry' ? retryStalledUpdate : cancelPlanUpdate, { args: [reason ? { reason } : {}] });
+    const answer = await deliverUpdate(handle, sub === 'retry' ? retryStalledUpdate : cancelPlanUpdate, [reason ? { reason } : {}]);
     console.log(answer.message);
     for (const id of answer.workflowIds) console.log(`  ${id}`);
     return EXIT.ok;

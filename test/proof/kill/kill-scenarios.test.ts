@@ -32,6 +32,7 @@
  *   - inside waitFor:handshake of child 2                                     (*)
  *   - after finalize of child 3
  */
+import { deliverUpdate } from '../../../client/deliver-update.js';
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -63,13 +64,13 @@ afterEach(async () => {
 });
 
 /**
- * An operator's retry or cancel, sent until the workflow answers: a worker that dies holding the
- * workflow task that carries the update fails the call, and a fresh one must take it. The update ID
- * makes the resend the same update (Temporal deduplicates it), never a second decision.
+ * An operator's retry or cancel as `ferry retry|cancel` sends it (client/deliver-update.ts): a worker
+ * that dies holding the workflow task that carries the update fails the call, and the resend under the
+ * same update ID is the same decision once a fresh worker takes the task.
  */
 async function decide(h: WorkflowHandle, update: typeof retryUpdate | typeof cancelUpdate, reason: string): Promise<void> {
-  const updateId = `kill-matrix-${update.name}-${h.workflowId}`;
-  await eventually(`${update.name} of ${h.workflowId} accepted`, async () => (await h.executeUpdate(update, { updateId, args: [{ reason }] })).accepted, 180_000, 500);
+  const answer = await deliverUpdate(h, update, [{ reason }], { windowMs: 180_000 });
+  assert.ok(answer.accepted, `${update.name} of ${h.workflowId} refused: ${answer.message}`);
 }
 
 /** A run's end: its result, or its failure's message as a `Failed` outcome (so a red run says why). */
