@@ -49,6 +49,17 @@ export const connectionOptions = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * `-demo/web-01` is read as the short options -d -e -m …: say which argument that was, and that no
+ * Kubernetes name starts with "-", instead of only naming a `-d` the operator never typed.
+ */
+function shortOptionsHint(message: string, argv: string[]): string {
+  const flag = /^Unknown option '(-[^-'])'/.exec(message)?.[1];
+  const token = flag && argv.find((a) => a.startsWith(flag) && a.length > 2 && !a.startsWith('--'));
+  if (!token) return '';
+  return `, read from ${quote(token)}: a name cannot start with "-" (a VM is <namespace>/<vm>, each starting with a letter or digit)`;
+}
+
 /** node:util parseArgs in strict mode, with its errors turned into usage errors. */
 export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
   try {
@@ -58,7 +69,7 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: s
     if (typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
       // node:util quotes the flag as given: a 3,000-character one is quoted short.
       const message = (err.message ?? String(e)).replace(/\. To specify a positional.*$/s, '').replace(/'([^']{61,})'/g, (_, token: string) => quote(token));
-      throw new UsageError([message]);
+      throw new UsageError([message + shortOptionsHint(message, argv)]);
     }
     throw e;
   }

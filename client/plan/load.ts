@@ -82,8 +82,23 @@ export function parsePlanText(text: string, fileName: string): LoadedPlan {
  * The YAML documents of the file (JSON is YAML too), with `kind: List` exports flattened so the
  * output of `kubectl get ... -o yaml` can be used as it is. Syntax errors name line and column.
  */
+/** Characters YAML 1.2 does not allow in a stream (outside its printable set), which its parser lets through into keys. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const NOT_PRINTABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F\uFFFE\uFFFF]/;
+
 function readDocuments(text: string, file: string): Doc[] {
   const lines = text.split(/\r?\n/);
+  const control = lines.findIndex((l) => NOT_PRINTABLE.test(l));
+  if (control >= 0) {
+    const line = lines[control]!;
+    const col = line.search(NOT_PRINTABLE) + 1;
+    const code = line
+      .codePointAt(col - 1)!
+      .toString(16)
+      .toUpperCase()
+      .padStart(4, '0');
+    throw new PlanFileError(file, [`${file}: line ${control + 1}, column ${col}: character U+${code} is not allowed in YAML or JSON text: remove it`]);
+  }
   const errors: string[] = [];
   const docs: Doc[] = [];
   parseAllDocuments(text).forEach((doc, i) => {

@@ -156,6 +156,17 @@ describe('YAML and file shape', () => {
     has(lines, '| ');
   });
 
+  it('a control character YAML does not allow is refused where it is (fuzzing, seed 20261302: it became part of a key)', () => {
+    for (const [char, code] of [
+      ['\u0000', '0000'],
+      ['\u0007', '0007'],
+      ['\u009B', '009B'],
+    ] as const) {
+      const { lines } = failure(`apiVersion: ferry.dev/v1alpha1\nkind: MigrationPlan\n${char}spec: {}\n`);
+      has(lines, `plan.yaml: line 3, column 1: character U+${code} is not allowed in YAML or JSON text: remove it`);
+    }
+  });
+
   it('duplicate keys are a syntax error on their line', () => {
     const { lines } = failure('apiVersion: ferry.dev/v1alpha1\nkind: MigrationPlan\nkind: MigrationPlan\n');
     has(lines, 'plan.yaml: line 3, column 1: YAML syntax error: Map keys must be unique', '3 | kind: MigrationPlan');

@@ -291,7 +291,8 @@ function specific(b: Base, dir: string): fc.Arbitrary<Broken>[] {
     const broken = planFile(dir, 'broken.yaml', 'apiVersion: ferry.dev/v1alpha1\nkind: [\n');
     const files: [string, string[]][] = [
       [bad, ['metadata.name', 'spec.vms']],
-      [broken, ['line 2']],
+      // The flow sequence opened on line 2 is found unclosed at the end of the file, line 3.
+      [broken, ['line 2', 'line 3']],
       [join(dir, 'nowhere.yaml'), ['nowhere.yaml']],
       [dir, ['cannot read']],
     ];
@@ -480,6 +481,13 @@ describe('fuzz: the ferry command line', () => {
       const a = await ferry(['list', `--${'f'.repeat(3000)}`]);
       assert.equal(a.code, 2);
       assert.match(a.stderr, /^ferry list: Unknown option "--f{58}…" \(3002 characters\)/);
+    });
+
+    it('a VM name starting with "-" is named, not only the short option it was read as (seed 20261302, path 255)', async () => {
+      const a = await ferry(['migrate', '-demo/web-01', '--from', 'source', '--to', 'destination', '--wait']);
+      assert.equal(a.code, 2, a.stderr);
+      assert.match(a.stderr, /^ferry migrate: Unknown option '-d', read from "-demo\/web-01": a name cannot start with "-" \(a VM is <namespace>\/<vm>/);
+      assert.equal(temporal.connections, 0);
     });
 
     it('a bad field names the flag that sets it', async () => {
