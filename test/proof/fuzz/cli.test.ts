@@ -91,7 +91,7 @@ const misspelt = fc.oneof(
     '--kube-config',
     '--watch-all',
     '--ui',
-    '--',
+    // Not '--': it ends the options (POSIX), so `ferry cancel ID --` is a valid command, not a misspelling.
   ),
   fc.stringMatching(/^[a-z]{3,10}$/).map((s) => `--x${s}`),
   fc.constantFrom('--__proto__', '--constructor', '--toString', '--🚀', `--${'f'.repeat(3000)}`),

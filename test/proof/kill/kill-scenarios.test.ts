@@ -212,9 +212,16 @@ describe('kill matrix: stall + retry, cancel, plan', () => {
       120_000,
       200,
     );
-    // Retried before the heal: healed first, the first attempt's wait would see the handshake and
-    // resume on its own, with nothing left to retry.
+    // Retried before the heal, and healed only once every first attempt is removed: healed sooner, the
+    // first attempt's VMIMs would finish the handshake and the transfer on their own, and the cleanup
+    // would rightly refuse to undo a completed migration (PastCutover) — nothing left to retry.
     await Promise.all(handles.map((h) => decide(h, retryUpdate, 'kill matrix: retry after a stall')));
+    await eventually(
+      'every migration in attempt 2',
+      async () => (await Promise.all(handles.map((h) => h.query(statusQuery)))).every((st) => st.attempt === 2),
+      180_000,
+      200,
+    );
     await syncController(s, true);
     const results = await Promise.all(handles.map(endOf));
     const seconds = Math.round((Date.now() - t0) / 1000);
