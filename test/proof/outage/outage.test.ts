@@ -229,7 +229,7 @@ describe('an outage that outlasts a wait stalls naming the cluster, then heals w
         else if (end.result!.attempts !== attempts) problems.push(`succeeded in ${end.result!.attempts} attempts, not ${attempts}`);
         if (w.moves) {
           const notes = (await h.query(statusQuery)).history.map((e) => e.note ?? '').join('\n');
-          if (!/not retried: the migration completed while ferry could not see it/.test(notes)) problems.push(`the history does not say why it was not retried: ${notes}`);
+          if (!/not retried: the migration completed before ferry could undo it/.test(notes)) problems.push(`the history does not say why it was not retried: ${notes}`);
         }
         return verify(
           h,
@@ -259,7 +259,7 @@ describe('an outage that outlasts a wait stalls naming the cluster, then heals w
       const end = await outcomeOf(h);
       if (end.outcome !== 'Succeeded') problems.push(`ended ${end.outcome}: ${end.error ?? end.result?.reason}`);
       const notes = (await h.query(statusQuery)).history.map((e) => e.note ?? '').join('\n');
-      if (!/not rolled back: the migration completed while ferry could not see it/.test(notes)) problems.push(`the history does not say why it was not rolled back: ${notes}`);
+      if (!/not rolled back: the migration completed before ferry could undo it/.test(notes)) problems.push(`the history does not say why it was not rolled back: ${notes}`);
       return verify(
         h,
         l,
