@@ -38,6 +38,8 @@ interface Scenario {
   /** Once the server is back (an operator's retry). */
   decide?(s: ProductionStack, h: WorkflowHandle): Promise<void>;
   attempts: number;
+  /** The VM to migrate; default a fleet VM of its own. */
+  vm?: string;
 }
 
 /** Refused since this scenario's hold (one stack serves all): the injected-error count moved past where it stood. */
@@ -66,6 +68,8 @@ const SCENARIOS: Scenario[] = [
   },
   {
     phase: 'CreatingPrerequisites',
+    // A fleet VM has no prerequisites to create (a container disk): the fixture web-01 has a DataVolume.
+    vm: 'web-01',
     signal: 'SIGKILL',
     hold: refuse('destination', ['create'], ['datavolumes']),
     reached: refused('destination'),
@@ -149,7 +153,7 @@ describe('production Temporal (PostgreSQL) restarted in each phase', () => {
   for (const [index, sc] of chosen.entries()) {
     it(`${sc.phase} (${sc.signal}) → restart → Succeeded`, async () => {
       const s = stack!;
-      const vm = fleetVmName('pg', index + 1);
+      const vm = sc.vm ?? fleetVmName('pg', index + 1);
       const pairs = await VmimPairWatch.start(s.sim);
       await sc.hold(s);
       const i = input(vm, { options: { handshakeTimeout: '2m', ...sc.options } });
