@@ -216,12 +216,7 @@ describe('kill matrix: stall + retry, cancel, plan', () => {
     // first attempt's VMIMs would finish the handshake and the transfer on their own, and the cleanup
     // would rightly refuse to undo a completed migration (PastCutover) — nothing left to retry.
     await Promise.all(handles.map((h) => decide(h, retryUpdate, 'kill matrix: retry after a stall')));
-    await eventually(
-      'every migration in attempt 2',
-      async () => (await Promise.all(handles.map((h) => h.query(statusQuery)))).every((st) => st.attempt === 2),
-      180_000,
-      200,
-    );
+    await eventually('every migration in attempt 2', async () => (await Promise.all(handles.map((h) => h.query(statusQuery)))).every((st) => st.attempt === 2), 180_000, 200);
     await syncController(s, true);
     const results = await Promise.all(handles.map(endOf));
     const seconds = Math.round((Date.now() - t0) / 1000);
