@@ -160,8 +160,8 @@ export function cleanupActivities(deps: ActivityDeps) {
     await refuseIfCutOver();
     const rest = kinds.filter((k) => k !== 'VirtualMachineInstanceMigration');
     const removed = [...vmims, ...(await sweep(dst, m.destination.namespace, rest, sel, keep, kept))];
-    await gone(dst, m.destination.namespace, kinds, sel, m.options.pollInterval, m.source.name, keep);
-    await gone(src, m.source.namespace, ['VirtualMachineInstanceMigration'], sel, m.options.pollInterval);
+    // The VMIMs on both sides are already gone (waited above).
+    await gone(dst, m.destination.namespace, rest, sel, m.options.pollInterval, m.source.name, keep);
     return { removed, kept, src };
   }
 

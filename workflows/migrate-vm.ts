@@ -169,6 +169,18 @@ async function removeAttempt(run: MigrationRun, note: string): Promise<boolean> 
   return true;
 }
 
+/**
+ * The last error of an activity that ran out of its time, or undefined: the window ran out either
+ * during an attempt (a TimeoutFailure, the last error inside it) or between attempts (retry state
+ * TIMEOUT, the last attempt's error as the cause).
+ */
+function outOfTime(e: unknown): string | undefined {
+  if (!(e instanceof ActivityFailure)) return undefined;
+  if (e.cause instanceof TimeoutFailure) return errorMessage(e.cause.cause ?? e.cause);
+  if (e.retryState === RetryState.TIMEOUT) return errorMessage(e.cause ?? e);
+  return undefined;
+}
+
 /** The cleanup found the migration already completed by KubeVirt (activities/cleanup.ts). */
 function isPastCutover(e: unknown): boolean {
   return e instanceof ActivityFailure && e.cause instanceof ApplicationFailure && e.cause.type === FailureTypes.PastCutover;
@@ -213,13 +225,10 @@ async function unwind(run: MigrationRun, controls: Controls, e: unknown): Promis
   try {
     rb = await CancellationScope.nonCancellable(() => rollingBack(m.options, `roll back ${run.status.vm} on ${m.destination.cluster}`).rollback(run.ids()));
   } catch (rollbackError) {
-    // Out of time: the window ran out either during an attempt (a TimeoutFailure, the last error inside
-    // it) or between attempts (retry state TIMEOUT, the last attempt's error as the cause).
-    if (rollbackError instanceof ActivityFailure && (rollbackError.cause instanceof TimeoutFailure || rollbackError.retryState === RetryState.TIMEOUT)) {
+    const last = outOfTime(rollbackError);
+    if (last !== undefined) {
       // A cluster gone for good: the source VM was never halted (that happens only in Finalizing), but
       // what this migration made may remain. Say where, and why the rollback could not finish.
-      const cause = rollbackError.cause instanceof TimeoutFailure ? (rollbackError.cause.cause ?? rollbackError.cause) : rollbackError.cause;
-      const last = errorMessage(cause ?? rollbackError);
       const message = `${reason}; the rollback did not finish within ${formatDuration(rollbackBudget(m.options))} (${last}). The source VM on ${m.source.cluster} was not halted; objects labelled by this migration may remain on ${m.destination.cluster}/${m.destination.namespace} and VMIMs on ${m.source.cluster}/${m.source.namespace}: remove them once both API servers answer.`;
       run.enter('Failed', message);
       throw ApplicationFailure.create({ type: FailureTypes.MigrationFailed, message, nonRetryable: true });

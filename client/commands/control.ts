@@ -39,11 +39,14 @@ ${EXIT_CODES_HELP}`;
 
 const options = { ...connectionOptions, reason: { type: 'string' }, by: { type: 'string' } } as const;
 
+/** `--by` as the extend update takes it: bare digits are milliseconds, anything else a duration. */
+const byArg = (by: string) => (/^\d+$/.test(by) ? Number(by) : by);
+
 /** --by and --reason as the workflow's validator checks them (workflows/control-request.ts), in the command line's terms. */
 export function refuseFlags(v: { by?: string; reason?: string }): void {
   if (v.reason !== undefined && v.reason.length > REASON_MAX) throw new UsageError([`--reason must be at most ${REASON_MAX} characters (got ${v.reason.length})`]);
   if (v.by === undefined) return;
-  const ms = extendBy({ by: /^\d+$/.test(v.by) ? Number(v.by) : v.by });
+  const ms = extendBy({ by: byArg(v.by) });
   if (ms === undefined || ms <= 0) throw new UsageError([`--by must be a positive duration, e.g. --by 10m or --by 1h30m (got ${quote(v.by)})`]);
   if (ms > EXTEND_MAX_MS) throw new UsageError([`--by must be at most 7d (got ${quote(v.by)}); extend again later for a longer wait`]);
 }
@@ -67,7 +70,7 @@ export async function control(c: Control, argv: string[]): Promise<ExitCode> {
     try {
       answer =
         c === 'extend'
-          ? await deliverUpdate(handle, extendUpdate, [{ ...reason, by: /^\d+$/.test(v.by!) ? Number(v.by) : v.by! }])
+          ? await deliverUpdate(handle, extendUpdate, [{ ...reason, by: byArg(v.by!) }])
           : await deliverUpdate(handle, c === 'retry' ? retryUpdate : cancelUpdate, [reason]);
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError) throw new ExitError(errorMessage(e), EXIT.refused);
