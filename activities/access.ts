@@ -6,7 +6,8 @@
  *
  * Cost: one SelfSubjectRulesReview per namespace and one SelfSubjectAccessReview per cluster-scoped
  * need, instead of one review per need; a review the rules cannot settle (an authorizer that cannot
- * list its rules, e.g. a webhook) is asked one by one.
+ * list its rules, e.g. a webhook) is asked one by one. Grants are remembered for GRANT_TTL_MS
+ * (kube/cluster.ts), so a plan's migrations share one set of reviews per namespace.
  */
 import type { AccessReviews, PolicyRule, ResourceAttributes } from './kube/cluster.js';
 import { Kinds, type KindName } from './kube/kinds.js';
@@ -124,7 +125,10 @@ export async function deniedNeeds(reviews: AccessReviews, side: Side, scopes: Sc
             if (namespace) {
               const { rules, incomplete } = await rulesIn(namespace);
               if (rules.some((r) => ruleAllows(r, attrs))) return undefined;
-              if (!incomplete) return { side, ...attrs, why: n.why };
+              if (!incomplete) {
+                reviews.forgetRules(namespace);
+                return { side, ...attrs, why: n.why };
+              }
             }
             return (await reviews.allowed(attrs)) ? undefined : { side, ...attrs, why: n.why };
           })(),

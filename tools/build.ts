@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_INTERCEPTOR_MODULES } from '../workers/workflow-code.js';
+import { BUNDLE_FILES, WORKFLOW_INTERCEPTOR_MODULES } from '../workers/workflow-code.js';
 import { REPO_ROOT } from './temporal-cli.js';
 
 const dist = join(REPO_ROOT, 'dist');
@@ -15,8 +15,17 @@ const started = Date.now();
 rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 const compiled = Date.now();
-// From the compiled JavaScript, so the bundle holds exactly the code the package ships.
-const { code } = await bundleWorkflowCode({ workflowsPath: join(dist, 'workflows', 'index.js'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES });
-writeFileSync(join(dist, 'workflow-bundle.js'), code);
+// From the compiled JavaScript, so the bundles hold exactly the code the package ships; with and
+// without the tracing interceptors (workers/workflow-code.ts says why).
+const sizes: string[] = [];
+for (const traced of [false, true]) {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: join(dist, 'workflows', 'index.js'),
+    workflowInterceptorModules: traced ? WORKFLOW_INTERCEPTOR_MODULES : [],
+  });
+  const file = traced ? BUNDLE_FILES.traced : BUNDLE_FILES.untraced;
+  writeFileSync(join(dist, file), code);
+  sizes.push(`${file} ${Math.round(code.length / 1024)} KiB`);
+}
 for (const bin of ['client/main.js', 'workers/main.js']) chmodSync(join(dist, bin), 0o755);
-console.error(`build: dist/ in ${compiled - started} ms, workflow bundle (${Math.round(code.length / 1024)} KiB) in ${Date.now() - compiled} ms`);
+console.error(`build: dist/ in ${compiled - started} ms, workflow bundles (${sizes.join(', ')}) in ${Date.now() - compiled} ms`);

@@ -369,6 +369,8 @@ export interface DevServerOptions {
   searchAttributes?: boolean;
   /** The Web UI's remote codec endpoint (`--ui-codec-endpoint`): a codec server that decrypts payloads (docs/encryption.md). */
   uiCodecEndpoint?: string;
+  /** Serve the server's Prometheus metrics (its `action` counter: Temporal Cloud's billing unit) on this port. */
+  metricsPort?: number;
   /** Receives the server's stdout and stderr, line by line. */
   log?: Log;
   /** How long to wait for the server to answer health checks; default 60 s. */
@@ -402,12 +404,14 @@ export function devServerArgs(opts: {
   noUiNewsFetch?: boolean;
   searchAttributes?: boolean;
   uiCodecEndpoint?: string | undefined;
+  metricsPort?: number | undefined;
 }): string[] {
   const args = ['server', 'start-dev', '--ip', LOOPBACK, '--port', String(opts.port)];
   args.push(...(opts.uiPort === false ? ['--headless'] : ['--ui-port', String(opts.uiPort)]));
   if (opts.uiPort !== false && opts.noUiNewsFetch) args.push('--ui-disable-news-fetch');
   if (opts.uiPort !== false && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.metricsPort !== undefined) args.push('--metrics-port', String(opts.metricsPort));
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
   if (opts.searchAttributes !== false) for (const { name, type } of ferrySearchAttributes) args.push('--search-attribute', `${name}=${type}`);
   for (const [key, value] of Object.entries(devServerDynamicConfig)) args.push('--dynamic-config-value', `${key}=${value}`);
@@ -471,6 +475,7 @@ async function startOnce(cli: string, opts: DevServerOptions): Promise<DevServer
     noUiNewsFetch,
     searchAttributes: opts.searchAttributes,
     uiCodecEndpoint: opts.uiCodecEndpoint,
+    metricsPort: opts.metricsPort,
   });
 
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });

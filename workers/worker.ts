@@ -14,7 +14,7 @@ import type { ProgressSources } from './progress-config.js';
 import { TASK_QUEUE, type Observation } from '../workflows/contract.js';
 import { observeSignal } from '../workflows/messages.js';
 import { clientTracing, type Tracing, tracingFromEnvironment, workerTracing } from './telemetry-tracing.js';
-import { WORKFLOW_INTERCEPTOR_MODULES, workflowCode } from './workflow-code.js';
+import { workflowCode } from './workflow-code.js';
 
 export { WORKFLOWS_PATH } from './workflow-code.js';
 
@@ -53,18 +53,18 @@ export async function createFerryWorker(o: FerryWorkerOptions): Promise<Worker> 
   const report = async (workflowId: string, runId: string, observation: Observation) => {
     await client.workflow.getHandle(workflowId, runId).signal(observeSignal, observation);
   };
-  const code = o.workflowBundle ? { workflowBundle: o.workflowBundle } : workflowCode();
+  const { interceptors: workflowInterceptors, ...code } = o.workflowBundle ? { workflowBundle: o.workflowBundle, interceptors: undefined } : workflowCode(t.enabled);
   const tracing = workerTracing(t);
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue ?? TASK_QUEUE,
     ...code,
-    // A bundle has its workflow interceptors built in; from source the SDK bundles them with the workflows.
+    // A bundle has its workflow interceptors built in (or not: workflow-code.ts says why).
     interceptors: {
       ...tracing.interceptors,
       activity: [keepAlive, ...(tracing.interceptors.activity ?? []), ...(o.activityInterceptors ?? [])],
-      ...(code.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+      ...(workflowInterceptors ?? {}),
     },
     sinks: tracing.sinks,
     activities: createActivities({

@@ -1,7 +1,14 @@
 /**
- * Where a worker gets ferry's workflow code. From the package (dist/), the bundle `npm run build`
- * made (dist/workflow-bundle.js): no webpack at start, nothing written, the same bytes on every worker.
- * From the source tree (tsx, tests), the workflows' entry point, which the SDK bundles at start.
+ * Where a worker gets ferry's workflow code. From the package (dist/), a bundle `npm run build`
+ * made: no webpack at start, nothing written, the same bytes on every worker. From the source tree
+ * (tsx, tests), the workflows' entry point, which the SDK bundles at start.
+ *
+ * Two bundles, because OpenTelemetry's workflow interceptors cost even when no span is exported: they
+ * start, end and hand to a sink a span for every activity, signal and timer (measured with
+ * `npm run bench -- --cpu-prof`: about 40% of the workflow thread's time, traced or not). A worker
+ * with tracing off loads dist/workflow-bundle.js, without them; with tracing on,
+ * dist/workflow-bundle-traced.js. Interceptors add headers, never commands: a workflow may move
+ * between traced and untraced workers and still replay.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,14 +26,21 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index.${fromSo
  */
 export const WORKFLOW_INTERCEPTOR_MODULES: string[] = [fileURLToPath(new URL(`./workflow-interceptors.${fromSource ? 'ts' : 'js'}`, import.meta.url))];
 
-/** What bundleWorkflowCode needs for ferry's workflow code. */
-export function bundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
-  return { workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES };
+/** What bundleWorkflowCode needs for ferry's workflow code, with or without the tracing interceptors. */
+export function bundleOptions(traced = true): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
+  return { workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: traced ? WORKFLOW_INTERCEPTOR_MODULES : [] };
 }
 
-/** dist/workflow-bundle.js, beside dist/workers/. */
-export const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+/** The prebuilt bundles' file names, in dist/ beside dist/workers/. */
+export const BUNDLE_FILES = { untraced: 'workflow-bundle.js', traced: 'workflow-bundle-traced.js' } as const;
 
-export function workflowCode(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  return !fromSource && existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: WORKFLOWS_PATH };
+export function prebuiltBundle(traced: boolean): string {
+  return fileURLToPath(new URL(`../${traced ? BUNDLE_FILES.traced : BUNDLE_FILES.untraced}`, import.meta.url));
+}
+
+export function workflowCode(traced: boolean): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+  const prebuilt = prebuiltBundle(traced);
+  if (!fromSource && existsSync(prebuilt)) return { workflowBundle: { codePath: prebuilt } };
+  // From source the SDK bundles the interceptor modules with the workflows.
+  return { workflowsPath: WORKFLOWS_PATH, ...(traced ? { interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } } : {}) };
 }

@@ -230,27 +230,55 @@ export interface PolicyRule {
   resourceNames?: string[];
 }
 
+/**
+ * How long a grant is remembered. Every migration's preflight asks the same questions of the same
+ * namespaces (a plan of 1,000 VMs in one namespace asked them 1,000 times: a third of ferry's API
+ * requests). Short, because a grant revoked after preflight is met only by a 403 halfway, which is
+ * what preflight is for; a migration takes far longer than this anyway, so the window barely grows.
+ * Denials are never remembered: fix the RBAC, retry, and the next check sees it.
+ */
+export const GRANT_TTL_MS = 10_000;
+
 /** What the cluster says this client may do: the authorization API, answered for the caller itself. */
 export class AccessReviews {
   private readonly api: k8s.AuthorizationV1Api;
+  private readonly grants = new Map<string, number>();
+  private readonly rulesByNamespace = new Map<string, { until: number; answer: Promise<{ rules: PolicyRule[]; incomplete: boolean }> }>();
 
-  constructor(kc: k8s.KubeConfig) {
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly now: () => number = Date.now,
+  ) {
     this.api = kc.makeApiClient(k8s.AuthorizationV1Api);
   }
 
   /** The rules that apply in `namespace`; `incomplete` when the authorizer cannot list them all. */
-  async rules(namespace: string): Promise<{ rules: PolicyRule[]; incomplete: boolean }> {
-    const r = await withRetry(() =>
+  rules(namespace: string): Promise<{ rules: PolicyRule[]; incomplete: boolean }> {
+    const cached = this.rulesByNamespace.get(namespace);
+    if (cached && cached.until > this.now()) return cached.answer;
+    const answer = withRetry(() =>
       this.api.createSelfSubjectRulesReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } } }),
-    );
-    return { rules: (r.status?.resourceRules ?? []) as PolicyRule[], incomplete: r.status?.incomplete === true };
+    ).then((r) => ({ rules: (r.status?.resourceRules ?? []) as PolicyRule[], incomplete: r.status?.incomplete === true }));
+    this.rulesByNamespace.set(namespace, { until: this.now() + GRANT_TTL_MS, answer });
+    answer.catch(() => this.forgetRules(namespace));
+    return answer;
+  }
+
+  /** The rules of `namespace` denied something: ask again next time, the RBAC may be fixed by then. */
+  forgetRules(namespace: string): void {
+    this.rulesByNamespace.delete(namespace);
   }
 
   async allowed(attrs: ResourceAttributes): Promise<boolean> {
+    const key = JSON.stringify([attrs.verb, attrs.group, attrs.resource, attrs.namespace, attrs.name]);
+    if ((this.grants.get(key) ?? 0) > this.now()) return true;
     const r = await withRetry(() =>
       this.api.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: attrs } } }),
     );
-    return r.status?.allowed === true;
+    const allowed = r.status?.allowed === true;
+    if (allowed) this.grants.set(key, this.now() + GRANT_TTL_MS);
+    else this.grants.delete(key);
+    return allowed;
   }
 }
 

@@ -216,6 +216,7 @@ export class ApiServer {
     const started = performance.now();
     let user: User | undefined;
     let verb = 'other';
+    let resource = '';
     try {
       const url = requestUrl(req.url);
       if (OPEN_PATHS.has(url.pathname)) {
@@ -226,6 +227,7 @@ export class ApiServer {
       if (segs[0] === 'sim') return await this.control(user, req, res, segs);
       if (req.method === 'POST' && segs[0] === 'apis' && segs[1] === 'authorization.k8s.io' && segs[2] === 'v1') {
         verb = 'create';
+        resource = segs[3] ?? '';
         return send(res, 201, selfReview(segs[3], user, (await readBody(req)) as SelfReviewBody));
       }
       const discovery = this.discovery(segs);
@@ -248,6 +250,7 @@ export class ApiServer {
         throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       }
       const route: Route = { ...raw, kind };
+      resource = raw.subresource ? `${kind.plural}/${raw.subresource}` : kind.plural;
       const watch = isWatch(url);
       const v = verbOf(req.method ?? 'GET', route, watch);
       verb = v;
@@ -262,9 +265,9 @@ export class ApiServer {
         }
       }
       if (v === 'watch') {
-        this.metrics.record(user.name, v, undefined);
+        this.metrics.record(user.name, v, undefined, resource);
         if (user.system) this.systemWatches.add(res);
-        return this.watch(route, url, req, res);
+        return this.watch(route, url, req, res, user.name);
       }
       await this.serve(v, route, url, req, res);
     } catch (e) {
@@ -274,7 +277,7 @@ export class ApiServer {
       if (!res.headersSent) send(res, err.code, err.toStatus(), headers);
       else res.destroy();
     } finally {
-      if (verb !== 'watch') this.metrics.record(user?.name ?? 'anonymous', verb, performance.now() - started);
+      if (verb !== 'watch') this.metrics.record(user?.name ?? 'anonymous', verb, performance.now() - started, resource);
     }
   }
 
@@ -405,7 +408,7 @@ export class ApiServer {
     };
   }
 
-  private watch(route: Route, url: URL, req: IncomingMessage, res: ServerResponse): void {
+  private watch(route: Route, url: URL, req: IncomingMessage, res: ServerResponse, user: string): void {
     const { kind, namespace } = route;
     const sel = both(labelSelector(url.searchParams.get('labelSelector')), fieldSelector(url.searchParams.get('fieldSelector')));
     const rvParam = url.searchParams.get('resourceVersion');
@@ -432,11 +435,15 @@ export class ApiServer {
       throw e;
     }
     this.openWatches.add(res);
+    this.metrics.watchOpened(user);
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
+    let closed = false;
     const done = () => {
       unsubscribe();
       clearTimeout(timer);
       this.openWatches.delete(res);
+      if (!closed) this.metrics.watchClosed(user);
+      closed = true;
     };
     const timer =
       timeout > 0

@@ -12,6 +12,7 @@ import { apiSnapshot, bedFromEnv, startBedStack, type BedStack, type ClusterName
 import { failureMessage, input, startMigration } from '../support/e2e.js';
 import { eventually, rawRequestTo } from '../../simulator/testing/sim.js';
 import { diff } from '../support/snapshot.js';
+import { GRANT_TTL_MS } from '../../activities/kube/cluster.js';
 
 const kind = bedFromEnv('kube');
 let stack: BedStack;
@@ -54,6 +55,8 @@ async function withoutVerb(cluster: ClusterName, resource: string, verb: string)
   const rules = current.rules.map((r) => (r.resources.includes(resource) ? { ...r, verbs: r.verbs.filter((v) => v !== verb) } : r));
   await putRole(cluster, { ...current, rules });
   await eventually(`the API server to deny ${verb} ${resource}`, async () => !(await ferryMay(cluster, verb, 'kubevirt.io', resource, 'demo')));
+  // The worker remembers grants this long (an earlier test's preflight asked the same namespace).
+  await new Promise((r) => setTimeout(r, GRANT_TTL_MS));
 }
 
 before(async () => {
