@@ -3,16 +3,18 @@
  * `status` query answers, the search attributes, the Web UI's current details and the report to a
  * parent plan all follow from `enter()`.
  */
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CreatedObject, Migration, MigrationStatus, Observation, StallInfo } from './contract.js';
 import { Deadline } from './deadline.js';
 import { currentDetails } from './details.js';
 import { MigrationMetrics } from './metrics.js';
-import { isTerminal, type Phase } from './phases.js';
+import { isTerminal, PHASE, type Phase } from './phases.js';
 import { planLink, type PlanLink } from './plan-link.js';
 import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster, FerryStalled, FerryVm } from './search-attributes.js';
 
 const nowIso = () => new Date().toISOString();
+/** Runs started before it reported every phase to their plan (phases.ts `reportsToPlan`): they still do, on replay too. */
+const REPORTS_AT_WAITS = 'plan-reports-at-waits';
 /** One object, whatever its uid: a recreated object is the same entry. */
 const objectKey = (o: CreatedObject) => `${o.cluster}/${o.kind}/${o.namespace ?? ''}/${o.name}`;
 
@@ -100,12 +102,13 @@ export class MigrationRun {
       { key: FerryStalled, value: phase === 'Stalled' },
     ]);
     this.publish();
-    this.toPlan?.report({
-      phase,
-      attempt: s.attempt,
-      ...(phase === 'Stalled' && s.stall ? { diagnosis: s.stall.diagnosis } : {}),
-      ...(isTerminal(phase) && s.error ? { error: s.error } : {}),
-    });
+    if (this.toPlan && (PHASE[phase].reportsToPlan || !patched(REPORTS_AT_WAITS)))
+      this.toPlan.report({
+        phase,
+        attempt: s.attempt,
+        ...(phase === 'Stalled' && s.stall ? { diagnosis: s.stall.diagnosis } : {}),
+        ...(isTerminal(phase) && s.error ? { error: s.error } : {}),
+      });
   }
 
   stall(stall: StallInfo): void {

@@ -39,6 +39,13 @@ interface PhaseAttributes {
   readonly color: PhaseColor;
   /** Once the source may have handed over, nothing may roll back: the VM may live only on the destination. */
   readonly afterCutover: boolean;
+  /**
+   * Whether a plan's child reports entering it to its plan: the phases that can last (the receiver
+   * VM's start, the transfer, a stall, a rollback) and every end (a plan that continued as new learns
+   * of an end only this way). Quick ones would cost a signal, an action and a workflow task on both
+   * sides each, to show for a second. The child's own status query stays exact.
+   */
+  readonly reportsToPlan: boolean;
 }
 
 export const PHASES = [
@@ -50,6 +57,7 @@ export const PHASES = [
     mark: '▶️',
     color: 'cyan',
     afterCutover: false,
+    reportsToPlan: false,
   },
   {
     phase: 'SyncingCertificates',
@@ -59,6 +67,7 @@ export const PHASES = [
     mark: '▶️',
     color: 'cyan',
     afterCutover: false,
+    reportsToPlan: false,
   },
   {
     phase: 'CreatingPrerequisites',
@@ -68,6 +77,7 @@ export const PHASES = [
     mark: '▶️',
     color: 'cyan',
     afterCutover: false,
+    reportsToPlan: false,
   },
   {
     phase: 'CreatingTarget',
@@ -77,6 +87,7 @@ export const PHASES = [
     mark: '▶️',
     color: 'cyan',
     afterCutover: false,
+    reportsToPlan: true,
   },
   {
     phase: 'CreatingMigrations',
@@ -86,6 +97,7 @@ export const PHASES = [
     mark: '▶️',
     color: 'cyan',
     afterCutover: false,
+    reportsToPlan: false,
   },
   {
     phase: 'Synchronizing',
@@ -95,6 +107,7 @@ export const PHASES = [
     mark: '▶️',
     color: 'cyan',
     afterCutover: false,
+    reportsToPlan: true,
   },
   {
     phase: 'Finalizing',
@@ -104,6 +117,7 @@ export const PHASES = [
     mark: '▶️',
     color: 'cyan',
     afterCutover: true,
+    reportsToPlan: false,
   },
   {
     phase: 'Stalled',
@@ -113,6 +127,7 @@ export const PHASES = [
     mark: '⛔',
     color: 'red',
     afterCutover: false,
+    reportsToPlan: true,
   },
   {
     phase: 'RollingBack',
@@ -122,8 +137,19 @@ export const PHASES = [
     mark: '↩️',
     color: 'yellow',
     afterCutover: false,
+    reportsToPlan: true,
   },
-  { phase: 'Succeeded', title: 'Succeeded', doing: 'the VM runs on the destination', kind: 'end', outcome: 'Succeeded', mark: '✅', color: 'green', afterCutover: true },
+  {
+    phase: 'Succeeded',
+    title: 'Succeeded',
+    doing: 'the VM runs on the destination',
+    kind: 'end',
+    outcome: 'Succeeded',
+    mark: '✅',
+    color: 'green',
+    afterCutover: true,
+    reportsToPlan: true,
+  },
   {
     phase: 'RolledBack',
     title: 'Rolled back',
@@ -133,6 +159,7 @@ export const PHASES = [
     mark: '↩️',
     color: 'yellow',
     afterCutover: false,
+    reportsToPlan: true,
   },
   {
     phase: 'Failed',
@@ -143,6 +170,7 @@ export const PHASES = [
     mark: '❌',
     color: 'red',
     afterCutover: false,
+    reportsToPlan: true,
   },
 ] as const satisfies readonly PhaseAttributes[];
 
