@@ -42,7 +42,7 @@ export const KUBEVIRT_EXTERNAL_CA = 'kubevirt-external-ca';
 export const ACCESS_NEEDS: readonly AccessNeed[] = [
   need('source', 'cluster', 'KubeVirt', ['list'], 'preflight reads the feature gate and sync address'),
   need('source', 'workload', 'VirtualMachine', ['get', 'patch'], 'the VM is read and halted after cutover'),
-  need('source', 'workload', 'VirtualMachineInstance', ['get', 'watch'], 'the running VMI is followed'),
+  need('source', 'workload', 'VirtualMachineInstance', ['get', 'list', 'watch'], 'the running VMI is followed (one list+watch of the namespace, shared by all migrations)'),
   need('source', 'workload', 'VirtualMachineInstanceMigration', ['get', 'list', 'watch', 'create', 'delete'], 'the source VMIM is created, followed and removed'),
   need('source', 'workload', 'DataVolume', ['get'], 'disk sizes are read'),
   need('source', 'workload', 'PersistentVolumeClaim', ['get'], 'disk sizes are read'),
@@ -60,7 +60,7 @@ export const ACCESS_NEEDS: readonly AccessNeed[] = [
   need('destination', 'cluster', 'VirtualMachineClusterInstancetype', ['get'], 'cluster instancetypes must exist on the destination'),
   need('destination', 'cluster', 'VirtualMachineClusterPreference', ['get'], 'cluster preferences must exist on the destination'),
   need('destination', 'workload', 'VirtualMachine', ['get', 'list', 'create', 'patch', 'delete'], 'the receiver VM is created, started and (on rollback) removed'),
-  need('destination', 'workload', 'VirtualMachineInstance', ['get', 'watch'], 'the receiver VMI is followed'),
+  need('destination', 'workload', 'VirtualMachineInstance', ['get', 'list', 'watch'], 'the receiver VMI is followed (one list+watch of the namespace, shared by all migrations)'),
   need('destination', 'workload', 'VirtualMachineInstanceMigration', ['get', 'list', 'watch', 'create', 'delete'], 'the target VMIM is created, followed and removed'),
   need('destination', 'workload', 'DataVolume', ['get', 'list', 'create', 'delete'], 'blank disks are created (and removed on rollback)'),
   need('destination', 'workload', 'PersistentVolumeClaim', ['get', 'list', 'create', 'delete'], 'empty claims are created (and removed on rollback)'),

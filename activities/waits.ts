@@ -1,6 +1,6 @@
 /**
- * The waiting activities: each follows the four objects of a migration (both VMIMs, both VMIs) with
- * watches, heartbeats what it sees (so a cancel reaches it and the Web UI shows it), reports meaningful
+ * The waiting activities: each follows the four objects of a migration (both VMIMs, both VMIs) on the
+ * clusters' shared watches (kube/informer.ts: one per cluster, kind and namespace), heartbeats what it sees (so a cancel reaches it and the Web UI shows it), reports meaningful
  * changes to the workflow, and returns when its goal is reached. They never time out on their own: the
  * workflow owns the deadlines and decides what a stall means.
  */

@@ -5,6 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { isNotFound, isTransient, kubeError } from './errors.js';
+import { Informers } from './informer.js';
 import { apiVersion, Kinds, type KindName, type KindRef, type KubeObject } from './kinds.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, PooledKubeConfig } from './pooled.js';
 
@@ -44,12 +45,15 @@ export class ClusterClient {
   readonly core: k8s.CoreV1Api;
   readonly custom: k8s.CustomObjectsApi;
   readonly access: AccessReviews;
+  /** The shared watches of this cluster (informer.ts): one per kind and namespace, whatever the number of migrations. */
+  readonly informers: Informers;
 
   constructor(
     readonly name: string,
     readonly kc: k8s.KubeConfig,
   ) {
     if (kc instanceof PooledKubeConfig) kc.clusterName = name;
+    this.informers = new Informers(this);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.access = new AccessReviews(kc);
@@ -77,10 +81,10 @@ export class ClusterClient {
     return Kinds[kind];
   }
 
-  /** The object, or undefined when there is none; `once`: a single request, no retries (watch.ts retries itself). */
-  async get(kind: KindName, namespace: string | undefined, name: string, once = false): Promise<KubeObject | undefined> {
+  /** The object, or undefined when there is none. */
+  async get(kind: KindName, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
     try {
-      return await (once ? this.read(kind, namespace, name) : withRetry(() => this.read(kind, namespace, name)));
+      return await withRetry(() => this.read(kind, namespace, name));
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -106,24 +110,26 @@ export class ClusterClient {
     }
   }
 
-  list(kind: KindName, namespace: string | undefined, labelSelector?: string): Promise<KubeObject[]> {
-    return withRetry(() => this.listOnce(kind, namespace, labelSelector));
+  async list(kind: KindName, namespace: string | undefined, labelSelector?: string): Promise<KubeObject[]> {
+    return (await withRetry(() => this.listOnce(kind, namespace, labelSelector))).items;
   }
 
-  private async listOnce(kind: KindName, namespace: string | undefined, labelSelector?: string): Promise<KubeObject[]> {
+  /** One LIST request, no retries (informer.ts retries itself), with the collection's resourceVersion to watch from. */
+  async listOnce(kind: KindName, namespace: string | undefined, labelSelector?: string): Promise<{ items: KubeObject[]; resourceVersion: string | undefined }> {
     const r = this.ref(kind);
     const sel = labelSelector ? { labelSelector } : {};
-    let res: { items: unknown[] };
+    let res: { items: unknown[]; metadata?: { resourceVersion?: string } };
     if (kind === 'ConfigMap') res = namespace ? await this.core.listNamespacedConfigMap({ namespace, ...sel }) : await this.core.listConfigMapForAllNamespaces(sel);
     else if (kind === 'Secret') res = namespace ? await this.core.listNamespacedSecret({ namespace, ...sel }) : await this.core.listSecretForAllNamespaces(sel);
     else if (kind === 'PersistentVolumeClaim') {
       res = namespace ? await this.core.listNamespacedPersistentVolumeClaim({ namespace, ...sel }) : await this.core.listPersistentVolumeClaimForAllNamespaces(sel);
     } else if (r.namespaced && namespace) {
-      res = (await this.custom.listNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural, ...sel })) as { items: unknown[] };
+      res = (await this.custom.listNamespacedCustomObject({ group: r.group, version: r.version, namespace, plural: r.plural, ...sel })) as typeof res;
     } else {
-      res = (await this.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...sel })) as { items: unknown[] };
+      res = (await this.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural, ...sel })) as typeof res;
     }
-    return plain<KubeObject[]>(res.items).map((o) => ({ ...o, apiVersion: apiVersion(r), kind: r.kind }));
+    const items = plain<KubeObject[]>(res.items).map((o) => ({ ...o, apiVersion: apiVersion(r), kind: r.kind }));
+    return { items, resourceVersion: res.metadata?.resourceVersion };
   }
 
   create(kind: KindName, namespace: string | undefined, body: KubeObject): Promise<KubeObject> {

@@ -18,7 +18,8 @@ export interface KubeErrorInfo {
 /** Reads an error thrown by client-node (ApiException) or by the network. */
 export function kubeError(e: unknown): KubeErrorInfo {
   const err = e as { code?: unknown; body?: unknown; headers?: Record<string, string>; cause?: { code?: string }; message?: string };
-  if (typeof err?.code !== 'number') return { message: err?.cause?.code ?? (err as Error)?.message };
+  // A DOMException (client-node's watch timeout) has a numeric `code` too, its own: no HTTP answer.
+  if (typeof err?.code !== 'number' || e instanceof DOMException) return { message: err?.cause?.code ?? (err as Error)?.message };
   let status: { reason?: string; message?: string; details?: { retryAfterSeconds?: number } } = {};
   try {
     status = typeof err.body === 'string' ? JSON.parse(err.body) : ((err.body as typeof status) ?? {});
@@ -48,7 +49,9 @@ export const isTransient = (e: unknown) => {
  * when the API server did answer (with whatever status). Never quotes a request: no header, no token.
  */
 export function unreachableReason(e: unknown): string | undefined {
-  // client-node's ApiException has `code`, a refused watch `statusCode`: both are answers.
+  // client-node's ApiException has `code`, a refused watch `statusCode`: both are answers. A watch's
+  // inactivity timeout is a DOMException, whose numeric `code` is no HTTP status.
+  if (e instanceof DOMException && e.name === 'TimeoutError') return 'the connection went silent (watch timeout)';
   if (typeof (e as { code?: unknown })?.code === 'number' || typeof (e as { statusCode?: unknown })?.statusCode === 'number') return undefined;
   const err = e as { name?: string; message?: string; code?: string; cause?: { code?: string; message?: string } } | undefined;
   const code = err?.cause?.code ?? err?.code;

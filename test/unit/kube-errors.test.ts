@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { apiFailure } from '../../activities/kube/errors.js';
+import { apiFailure, isTransient, kubeError, unreachableReason } from '../../activities/kube/errors.js';
 
 /** What client-node throws: an ApiException has a numeric code, a body and headers. */
 const apiException = (code: number, body?: unknown) => Object.assign(new Error(`HTTP-Code: ${code}`), { code, body, headers: {} });
@@ -47,5 +47,14 @@ describe('401 and 403 are told apart', () => {
     const f = apiFailure(apiException(422, { reason: 'Invalid', message: 'spec.x: Invalid value' }), 'creating VirtualMachine demo/web-01', 'destination');
     assert.equal(f.message, 'creating VirtualMachine demo/web-01 on cluster destination: HTTP 422 Invalid: spec.x: Invalid value');
     assert.equal(f.type, 'KubernetesApiError');
+  });
+});
+
+describe('no answer at all', () => {
+  it("a watch's inactivity timeout (a DOMException, whose numeric code is no HTTP status) is unreachable and retryable", () => {
+    const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+    assert.equal(unreachableReason(timeout), 'the connection went silent (watch timeout)');
+    assert.equal(kubeError(timeout).code, undefined);
+    assert.equal(isTransient(timeout), true);
   });
 });
