@@ -179,7 +179,7 @@ async function main(): Promise<number> {
     }
     const walls: number[] = [];
     const phaseMs: Record<string, number[]> = Object.fromEntries(STEPS.map((s) => [s.phase, []]));
-    for (const v of result.vms.filter((x) => x.state === 'Succeeded')) {
+    for await (const v of client.workflow.list({ query: `WorkflowType = 'migrateVm' AND FerryPlan = '${plan.name}' AND FerryPhase = 'Succeeded'` })) {
       // One query per VM: its phase history gives both the wall time and the time in each phase.
       const s: MigrationStatus = await client.workflow.getHandle(v.workflowId).query(statusQuery);
       walls.push(Date.parse(s.history.at(-1)!.at) - Date.parse(s.history[0]!.at));
