@@ -82,20 +82,20 @@ export const planShapeSchema = z
   .strict();
 
 export const planInputSchema = planShapeSchema.superRefine((p, ctx) => {
-    const seen = new Set<string>();
-    p.vms.forEach((vm, i) => {
-      const key = `${vm.namespace}/${vm.name}`;
-      // A name far over its limit is named by its start: the line that reports it gives its length.
-      const shown = key.length > 80 ? `${key.slice(0, 60)}…` : key;
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}]: ${key} is listed twice: remove the duplicate` });
-      seen.add(key);
-      // Each VM must also make a valid migration input: report its problems against the plan's field.
-      const checked = migrationInputSchema.safeParse(vmMigrationInput(p as PlanInputShape, vm));
-      // Fields the plan itself validates (clusters, namespaces, options) are reported once, there.
-      const own = (line: string) => !/^(source\.cluster|destination\.cluster|destination\.namespace|options\.)/.test(line);
-      if (!checked.success)
-        for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${shown}): ${line}` });
-    });
+  const seen = new Set<string>();
+  p.vms.forEach((vm, i) => {
+    const key = `${vm.namespace}/${vm.name}`;
+    // A name far over its limit is named by its start: the line that reports it gives its length.
+    const shown = key.length > 80 ? `${key.slice(0, 60)}…` : key;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}]: ${key} is listed twice: remove the duplicate` });
+    seen.add(key);
+    // Each VM must also make a valid migration input: report its problems against the plan's field.
+    const checked = migrationInputSchema.safeParse(vmMigrationInput(p as PlanInputShape, vm));
+    // Fields the plan itself validates (clusters, namespaces, options) are reported once, there.
+    const own = (line: string) => !/^(source\.cluster|destination\.cluster|destination\.namespace|options\.)/.test(line);
+    if (!checked.success)
+      for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${shown}): ${line}` });
+  });
 });
 
 export type PlanInput = z.input<typeof planInputSchema>;

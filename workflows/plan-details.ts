@@ -44,7 +44,9 @@ export function planDetails(s: PlanStatus, namespace = 'default'): string {
   if (failed) {
     lines.push('', `**${failed} failed or rolled back:**`);
     for (const v of s.failed.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\`: ${v.state}${v.error ? `: ${v.error}` : ''}`);
-    lines.push(...more(failed - Math.min(LIST_LIMIT, s.failed.length), `all of them: \`temporal workflow list --query "${s.childrenQuery} AND FerryPhase IN ('Failed', 'RolledBack')"\``));
+    lines.push(
+      ...more(failed - Math.min(LIST_LIMIT, s.failed.length), `all of them: \`temporal workflow list --query "${s.childrenQuery} AND FerryPhase IN ('Failed', 'RolledBack')"\``),
+    );
   }
   const skipped = s.skipped.length + s.unlisted.skipped;
   if (skipped) {

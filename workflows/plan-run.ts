@@ -24,7 +24,18 @@ import { errorMessage } from './errors.js';
 import { cancelSignal, type ChildReport } from './messages.js';
 import type { Phase } from './phases.js';
 import { clip, END_STATES, type EndState, freshCarry, fromCarryV1, isCarryV1, type PlanCarry, type PlanCarryV1, recordEnd } from './plan-carry.js';
-import { isVmDone, NOTABLE_MAX, type Plan, planChildrenQuery, type PlanPhase, type PlanResult, type PlanStatus, type PlanVm, type PlanVmStatus, vmMigrationInput } from './plan-contract.js';
+import {
+  isVmDone,
+  NOTABLE_MAX,
+  type Plan,
+  planChildrenQuery,
+  type PlanPhase,
+  type PlanResult,
+  type PlanStatus,
+  type PlanVm,
+  type PlanVmStatus,
+  vmMigrationInput,
+} from './plan-contract.js';
 import { planProgress } from './metrics.js';
 import { planDetails } from './plan-details.js';
 import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster } from './search-attributes.js';
@@ -181,7 +192,13 @@ export class PlanRun {
     vms.forEach((v, i) => {
       // A VM already started or skipped (a cancel during preflight skipped them all) stays as it is.
       if (!v.blockers?.length || i < state.next) return;
-      recordEnd(state, { vm: v.vm, workflowId: v.workflowId, state: 'Skipped', blockers: v.blockers, error: `skipped: preflight blockers ${v.blockers.map((b) => b.code).join(', ')}` });
+      recordEnd(state, {
+        vm: v.vm,
+        workflowId: v.workflowId,
+        state: 'Skipped',
+        blockers: v.blockers,
+        error: `skipped: preflight blockers ${v.blockers.map((b) => b.code).join(', ')}`,
+      });
       state.skip.push(i);
     });
     this.pass(state.next);

@@ -345,7 +345,19 @@ describe('kill matrix: stall + retry, cancel, plan', () => {
     // Each child's own end: the plan's result names only the VMs that did not succeed.
     const byChild = new Map(
       await Promise.all(
-        childIds.map(async (id) => [id, await s.client.workflow.getHandle(id).result().then((r: MigrationResult) => r.outcome, () => 'Failed')] as const),
+        childIds.map(
+          async (id) =>
+            [
+              id,
+              await s.client.workflow
+                .getHandle(id)
+                .result()
+                .then(
+                  (r: MigrationResult) => r.outcome,
+                  () => 'Failed',
+                ),
+            ] as const,
+        ),
       ),
     );
     for (const [i, vm] of vms.entries()) {
