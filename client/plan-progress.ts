@@ -44,25 +44,35 @@ export function planTable(s: PlanStatus): string {
   ];
   if (s.error) rows.push(['Error', s.error]);
   const out = [table(['FIELD', 'VALUE'], rows, { header: false })];
-  const vmRows = (title: string, vms: PlanVmStatus[], what: (v: PlanVmStatus) => string) => {
-    if (!vms.length) return;
+  /** `count` VMs of this kind; the status names `vms` of them, and `rest` says where the others are. */
+  const vmRows = (title: string, vms: PlanVmStatus[], what: (v: PlanVmStatus) => string, count = vms.length, rest = '') => {
+    if (!count) return;
     out.push(
       '',
-      `${title} (${vms.length}):`,
+      `${title} (${count}${count > vms.length ? `, the first ${vms.length} listed` : ''}):`,
       table(
         ['VM', 'STATE', 'DETAIL'],
         vms.map((v) => [v.vm, v.state, what(v)]),
       ),
     );
+    if (count > vms.length) out.push(`… and ${count - vms.length} more: ${rest}`);
   };
+  const children = (phases: string) => `temporal workflow list --query "${s.childrenQuery} AND FerryPhase IN (${phases})"`;
   vmRows('Stalled', s.stalled, (v) => v.diagnosis ?? '');
-  vmRows('Failed or rolled back', s.failed, (v) => v.error ?? '');
-  vmRows('Skipped', s.skipped, (v) => v.blockers?.map((b) => `[${b.code}] ${b.message}`).join('; ') ?? v.error ?? '');
+  vmRows('Failed or rolled back', s.failed, (v) => v.error ?? '', s.failed.length + s.unlisted.failed, children("'Failed', 'RolledBack'"));
+  vmRows(
+    'Skipped',
+    s.skipped,
+    (v) => v.blockers?.map((b) => `[${b.code}] ${b.message}`).join('; ') ?? v.error ?? '',
+    s.skipped.length + s.unlisted.skipped,
+    'skipped VMs have no migration; `ferry plan validate` names every blocker',
+  );
   vmRows(
     'In flight',
     s.active.filter((v) => v.state !== 'Stalled'),
     (v) => (v.attempt && v.attempt > 1 ? `attempt ${v.attempt}` : ''),
   );
+  out.push('', `Every VM migration of the plan: temporal workflow list --query "${s.childrenQuery}"`);
   return out.join('\n');
 }
 

@@ -8,7 +8,6 @@ import { metricMeter } from '@temporalio/workflow';
 import type { Migration, StallInfo } from './contract.js';
 import { FERRY_METRICS, type MetricSpec } from './metric-names.js';
 import { DEADLINES, type DeadlineName, isTerminal, type Phase, TERMINAL_PHASES } from './phases.js';
-import type { PlanVmStatus } from './plan-contract.js';
 
 const DEADLINE_NAMES = Object.keys(DEADLINES) as DeadlineName[];
 const counter = (s: MetricSpec) => metricMeter.createCounter(s.name, s.unit, s.help);
@@ -60,18 +59,17 @@ export function countDecision(action: 'retry' | 'cancel' | 'extend', automatic: 
 
 const PLAN_STATES = ['Pending', 'InFlight', 'Succeeded', 'RolledBack', 'Failed', 'Skipped'] as const;
 
-/** A plan's VMs by state, as the gauge shows them: every state a migration is in between is InFlight. */
-export function planVmCounts(vms: readonly Pick<PlanVmStatus, 'state'>[]): Record<(typeof PLAN_STATES)[number], number> {
-  const counts = Object.fromEntries(PLAN_STATES.map((s) => [s, 0])) as Record<(typeof PLAN_STATES)[number], number>;
-  for (const v of vms) {
-    const s = v.state;
-    counts[s === 'Pending' || s === 'Skipped' || s === 'Succeeded' || s === 'RolledBack' || s === 'Failed' ? s : 'InFlight']++;
+/** A plan's VMs by state, as the gauge shows them (from the status counts): every state a migration is in between is InFlight. */
+export function planVmCounts(counts: Readonly<Record<string, number>>): Record<(typeof PLAN_STATES)[number], number> {
+  const out = Object.fromEntries(PLAN_STATES.map((s) => [s, 0])) as Record<(typeof PLAN_STATES)[number], number>;
+  for (const [s, n] of Object.entries(counts)) {
+    out[s === 'Pending' || s === 'Skipped' || s === 'Succeeded' || s === 'RolledBack' || s === 'Failed' ? s : 'InFlight'] += n;
   }
-  return counts;
+  return out;
 }
 
-export function planProgress(plan: string, vms: readonly Pick<PlanVmStatus, 'state'>[]): void {
+export function planProgress(plan: string, counts: Readonly<Record<string, number>>): void {
   const g = FERRY_METRICS.planVms;
   const gauge = metricMeter.createGauge(g.name, 'int', g.unit, g.help);
-  for (const [state, n] of Object.entries(planVmCounts(vms))) gauge.set(n, { plan, state });
+  for (const [state, n] of Object.entries(planVmCounts(counts))) gauge.set(n, { plan, state });
 }

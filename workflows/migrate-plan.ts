@@ -13,13 +13,13 @@
  */
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { describeInputIssues, FailureTypes } from './contract.js';
+import { describeInputIssues, FailureTypes, type Migration } from './contract.js';
 import { addPlanCollisions } from './plan-collisions.js';
-import { type Plan, planInputSchema, type PlanResult, type PlanVmStatus } from './plan-contract.js';
+import { NOTABLE_MAX, type Plan, planInputSchema, type PlanResult, planShapeSchema, type PlanVmStatus } from './plan-contract.js';
 import { PlanControls } from './plan-controls.js';
-import { isActive, type PlanCarry, PlanRun } from './plan-run.js';
+import { type PlanCarry, type PlanCarryV1, PlanRun } from './plan-run.js';
 
-export type { PlanCarry } from './plan-run.js';
+export type { PlanCarry, PlanCarryV1 } from './plan-run.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -40,8 +40,8 @@ const { preflightMany } = proxyActivities<Activities>({
   summary: 'preflight a batch of the plan VMs',
 });
 
-export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<PlanResult> {
-  const run = new PlanRun(validPlan(input), carry);
+export async function migratePlan(input: unknown, carry?: PlanCarry | PlanCarryV1): Promise<PlanResult> {
+  const run = new PlanRun(validPlan(input, carry !== undefined), carry);
   const controls = new PlanControls(run);
   controls.install();
   try {
@@ -61,8 +61,12 @@ export async function migratePlan(input: unknown, carry?: PlanCarry): Promise<Pl
   return await finish(run);
 }
 
-function validPlan(input: unknown): Plan {
-  const parsed = planInputSchema.safeParse(input);
+/**
+ * The plan, validated. A run that continued as new has the input its first run validated VM by VM:
+ * it only reads it again (defaults included), not every VM's child input.
+ */
+function validPlan(input: unknown, continued: boolean): Plan {
+  const parsed = (continued ? planShapeSchema : planInputSchema).safeParse(input);
   if (parsed.success) return parsed.data;
   const issues = describeInputIssues(parsed.error);
   throw ApplicationFailure.create({ type: FailureTypes.InvalidInput, message: `invalid plan input:\n- ${issues.join('\n- ')}`, nonRetryable: true, details: [issues] });
@@ -70,27 +74,35 @@ function validPlan(input: unknown): Plan {
 
 /** Every VM's blockers, reported together; per `onBlocked`, any blocker aborts the plan or skips its VM. */
 async function preflight(run: PlanRun): Promise<void> {
-  await preflightAll(run);
+  const vms = await preflightAll(run);
   run.touch();
-  const blocked = run.vms.filter((v) => v.blockers?.length);
+  const blocked = vms.filter((v) => v.blockers?.length);
   // A cancel during preflight wins over its findings: nothing was written, nothing will be.
   if (blocked.length && run.plan.onBlocked === 'abort' && !run.cancelling) {
     run.setPhase('Failed');
     run.publish();
-    const lines = blocked.flatMap((v) => v.blockers!.map((b) => `${v.vm}: [${b.code}] ${b.message}`));
+    // The failure names the first blocked VMs only: thousands of them would pass the payload limit.
+    const named = blocked.slice(0, NOTABLE_MAX);
+    const lines = named.flatMap((v) => v.blockers!.map((b) => `${v.vm}: [${b.code}] ${b.message}`));
+    if (blocked.length > named.length) lines.push(`… and ${blocked.length - named.length} more blocked VM(s): \`ferry plan validate\` lists them all`);
     throw ApplicationFailure.create({
       type: FailureTypes.PreflightBlocked,
-      message: `plan aborted: preflight found blockers on ${blocked.length} of ${run.vms.length} VM(s); nothing was changed:\n- ${lines.join('\n- ')}`,
+      message: `plan aborted: preflight found blockers on ${blocked.length} of ${run.total} VM(s); nothing was changed:\n- ${lines.join('\n- ')}`,
       nonRetryable: true,
-      details: [blocked.map((v) => ({ vm: v.vm, blockers: v.blockers }))],
+      details: [named.map((v) => ({ vm: v.vm, blockers: v.blockers }))],
     });
   }
-  run.skipBlocked(blocked);
+  run.skipBlocked(vms);
 }
 
-/** Preflight all VMs in batches; blockers are recorded on each VM, nothing is written anywhere. */
-async function preflightAll(run: PlanRun): Promise<void> {
-  const vms = run.vms;
+/** Preflight all VMs in batches: each VM of the plan, in order, with its blockers; nothing is written anywhere. */
+async function preflightAll(run: PlanRun): Promise<PlanVmStatus[]> {
+  const migrations = new Map<string, Migration>();
+  const vms = run.plan.vms.map((_, i): PlanVmStatus => {
+    const { vm, workflowId, migration } = run.childAt(i);
+    migrations.set(workflowId, migration);
+    return { vm, workflowId, state: 'Pending' };
+  });
   const batches: PlanVmStatus[][] = [];
   for (let i = 0; i < vms.length; i += PREFLIGHT_BATCH) batches.push(vms.slice(i, i + PREFLIGHT_BATCH));
   let next = 0;
@@ -98,7 +110,7 @@ async function preflightAll(run: PlanRun): Promise<void> {
   const lane = async () => {
     while (next < batches.length) {
       const batch = batches[next++]!;
-      const reports = await preflightMany(batch.map((v) => ({ workflowId: v.workflowId, migration: run.migrationOf(v.workflowId) })));
+      const reports = await preflightMany(batch.map((v) => ({ workflowId: v.workflowId, migration: migrations.get(v.workflowId)! })));
       reports.forEach((r, i) => {
         if (r.blockers.length) batch[i]!.blockers = r.blockers;
       });
@@ -107,11 +119,12 @@ async function preflightAll(run: PlanRun): Promise<void> {
   };
   await Promise.all(Array.from({ length: Math.min(PREFLIGHT_PARALLEL, batches.length) }, lane));
   addPlanCollisions(vms, all); // the plan's VMs against each other, in plan order
+  return vms;
 }
 
 /** Certificates, once for every VM (the children skip their own sync); not if nothing is left to migrate. */
 async function synchronizeCertificates(run: PlanRun): Promise<void> {
-  if (run.cancelling || !run.vms.some((v) => v.state === 'Pending')) return;
+  if (run.cancelling || run.pending() === 0) return;
   const plan = run.plan;
   run.setPhase('SyncingCertificates');
   run.publish();
@@ -129,15 +142,15 @@ async function synchronizeCertificates(run: PlanRun): Promise<void> {
 async function migrateVms(run: PlanRun): Promise<'done' | 'history full'> {
   for (;;) {
     run.publish();
-    const next = run.cancelling ? undefined : run.vms.find((v) => v.state === 'Pending');
-    if (!next && run.inFlight() === 0) return 'done';
+    const next = run.cancelling ? undefined : run.nextPending();
+    if (next === undefined && run.inFlight() === 0) return 'done';
     if (run.historyFull()) {
       // Children keep running (ABANDON); the next run picks up their reports.
       await condition(allHandlersFinished);
       return 'history full';
     }
-    if (next && run.inFlight() < run.plan.maxInFlight) {
-      await run.startVm(next);
+    if (next !== undefined && run.inFlight() < run.plan.maxInFlight) {
+      await run.startVm();
       continue;
     }
     // Every change (a report, a child's end, a control) marks the details dirty: wake on that.
@@ -147,7 +160,7 @@ async function migrateVms(run: PlanRun): Promise<'done' | 'history full'> {
 
 /** Every VM has ended: the plan's outcome, once the handlers still running have answered. */
 async function finish(run: PlanRun): Promise<PlanResult> {
-  const outcome: PlanResult['outcome'] = run.cancelling ? 'Cancelled' : run.count('Succeeded') === run.vms.length ? 'Succeeded' : 'Completed';
+  const outcome: PlanResult['outcome'] = run.cancelling ? 'Cancelled' : run.count('Succeeded') === run.total ? 'Succeeded' : 'Completed';
   run.setPhase(outcome);
   run.touch();
   run.publish();
@@ -168,7 +181,7 @@ async function unwind(run: PlanRun, controls: PlanControls, e: unknown): Promise
   // A Temporal cancel of the plan means: cancel the plan, and let the children roll back.
   await CancellationScope.nonCancellable(async () => {
     if (!controls.refuseCancel()) await controls.cancel({ reason: 'the plan workflow was cancelled' });
-    await condition(() => run.vms.every((v) => !isActive(v)));
+    await condition(() => !run.hasActive());
   });
   run.setPhase('Cancelled');
   run.publish();

@@ -43,7 +43,8 @@ export const planVmSchema = z
   })
   .strict();
 
-export const planInputSchema = z
+/** The plan's fields; `planInputSchema` adds the checks that read every VM (duplicates, each child's input). */
+export const planShapeSchema = z
   .object({
     name: z
       .string({ error: 'name is required: a plan name (lower-case letters, digits, "-" and ".")' })
@@ -78,23 +79,24 @@ export const planInputSchema = z
       .max(40_000, 'historyEventLimit must be at most 40000')
       .default(DEFAULT_HISTORY_EVENT_LIMIT),
   })
-  .strict()
-  .superRefine((p, ctx) => {
-    const seen = new Set<string>();
-    p.vms.forEach((vm, i) => {
-      const key = `${vm.namespace}/${vm.name}`;
-      // A name far over its limit is named by its start: the line that reports it gives its length.
-      const shown = key.length > 80 ? `${key.slice(0, 60)}…` : key;
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}]: ${key} is listed twice: remove the duplicate` });
-      seen.add(key);
-      // Each VM must also make a valid migration input: report its problems against the plan's field.
-      const checked = migrationInputSchema.safeParse(vmMigrationInput(p as PlanInputShape, vm));
-      // Fields the plan itself validates (clusters, namespaces, options) are reported once, there.
-      const own = (line: string) => !/^(source\.cluster|destination\.cluster|destination\.namespace|options\.)/.test(line);
-      if (!checked.success)
-        for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${shown}): ${line}` });
-    });
+  .strict();
+
+export const planInputSchema = planShapeSchema.superRefine((p, ctx) => {
+  const seen = new Set<string>();
+  p.vms.forEach((vm, i) => {
+    const key = `${vm.namespace}/${vm.name}`;
+    // A name far over its limit is named by its start: the line that reports it gives its length.
+    const shown = key.length > 80 ? `${key.slice(0, 60)}…` : key;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}]: ${key} is listed twice: remove the duplicate` });
+    seen.add(key);
+    // Each VM must also make a valid migration input: report its problems against the plan's field.
+    const checked = migrationInputSchema.safeParse(vmMigrationInput(p as PlanInputShape, vm));
+    // Fields the plan itself validates (clusters, namespaces, options) are reported once, there.
+    const own = (line: string) => !/^(source\.cluster|destination\.cluster|destination\.namespace|options\.)/.test(line);
+    if (!checked.success)
+      for (const line of describeInputIssues(checked.error).filter(own)) ctx.addIssue({ code: 'custom', path: ['vms', i], message: `vms[${i}] (${shown}): ${line}` });
   });
+});
 
 export type PlanInput = z.input<typeof planInputSchema>;
 export type Plan = z.output<typeof planInputSchema>;
@@ -137,6 +139,24 @@ export interface PlanVmStatus {
   since?: string;
 }
 
+/**
+ * A plan names at most this many VMs of each unsuccessful end (failed, rolled back, skipped) in its
+ * status and result; the counts stay exact, and the children list the rest (`planChildrenQuery`).
+ */
+export const NOTABLE_MAX = 100;
+
+/** The VMs that ended without succeeding, each list capped at NOTABLE_MAX, in the order they ended. */
+export interface PlanNotable {
+  failed: PlanVmStatus[];
+  rolledBack: PlanVmStatus[];
+  skipped: PlanVmStatus[];
+}
+
+/** Every VM migration of a plan, in visibility (each child carries `FerryPlan`): where per-VM detail lives. */
+export function planChildrenQuery(name: string): string {
+  return `WorkflowType = 'migrateVm' AND FerryPlan = '${name}'`;
+}
+
 export const PLAN_END_PHASES = ['Succeeded', 'Completed', 'Failed', 'Cancelled'] as const;
 export type PlanPhase = 'Validating' | 'SyncingCertificates' | 'Migrating' | 'Cancelling' | (typeof PLAN_END_PHASES)[number];
 export const isPlanEnded = (phase: PlanPhase): boolean => (PLAN_END_PHASES as readonly PlanPhase[]).includes(phase);
@@ -154,11 +174,18 @@ export interface PlanStatus {
   inFlight: number;
   /** The most VMs ever in flight at once: the bound is observable. */
   peakInFlight: number;
+  /** Every VM in flight that is Stalled (at most maxInFlight). */
   stalled: PlanVmStatus[];
+  /** Failed and rolled back VMs: the first NOTABLE_MAX of each. */
   failed: PlanVmStatus[];
+  /** Skipped VMs: the first NOTABLE_MAX. */
   skipped: PlanVmStatus[];
-  /** The VMs currently in flight (not Pending, not ended). */
+  /** How many failed or rolled back / skipped VMs the lists above leave out (`childrenQuery` has them all). */
+  unlisted: { failed: number; skipped: number };
+  /** The VMs currently in flight (not Pending, not ended): at most maxInFlight. */
   active: PlanVmStatus[];
+  /** The visibility query listing every VM migration of this plan. */
+  childrenQuery: string;
   startedAt: string;
   /** How many times the plan continued as new (bounded history). */
   runs: number;
@@ -173,7 +200,10 @@ export interface PlanResult {
   rolledBack: number;
   failed: number;
   skipped: number;
-  vms: PlanVmStatus[];
+  /** The VMs that did not succeed (each kind capped at NOTABLE_MAX; the counts above are exact). */
+  notable: PlanNotable;
+  /** The visibility query listing every VM migration of this plan, with its own end. */
+  childrenQuery: string;
   durationMs: number;
 }
 

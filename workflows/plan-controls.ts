@@ -59,7 +59,7 @@ export class PlanControls {
   }
 
   private stalledIds(): string[] {
-    return this.run.vms.filter((v) => v.state === 'Stalled').map((v) => v.workflowId);
+    return this.run.stalled().map((v) => v.workflowId);
   }
 
   private refuseRetry(): string | undefined {

@@ -23,7 +23,8 @@ export function planDone(s: PlanStatus): number {
 }
 
 const LIST_LIMIT = 20;
-const more = (n: number) => (n > LIST_LIMIT ? [`- … and ${n - LIST_LIMIT} more (\`ferry plan status\` or the \`${planStatusQuery.name}\` query lists them all)`] : []);
+/** A line for the VMs a list leaves out: where to find them. */
+const more = (n: number, where: string) => (n > 0 ? [`- … and ${n} more (${where})`] : []);
 
 export function planDetails(s: PlanStatus, namespace = 'default'): string {
   const done = planDone(s);
@@ -37,17 +38,21 @@ export function planDetails(s: PlanStatus, namespace = 'default'): string {
   if (s.stalled.length) {
     lines.push('', `**${s.stalled.length} stalled** (retry them all with \`retryStalled\`):`);
     for (const v of s.stalled.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\` (\`${v.workflowId}\`): ${v.diagnosis ?? 'no diagnosis yet'}`);
-    lines.push(...more(s.stalled.length));
+    lines.push(...more(s.stalled.length - LIST_LIMIT, `\`ferry plan status\` or the \`${planStatusQuery.name}\` query lists them all`));
   }
-  if (s.failed.length) {
-    lines.push('', `**${s.failed.length} failed or rolled back:**`);
+  const failed = s.failed.length + s.unlisted.failed;
+  if (failed) {
+    lines.push('', `**${failed} failed or rolled back:**`);
     for (const v of s.failed.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\`: ${v.state}${v.error ? `: ${v.error}` : ''}`);
-    lines.push(...more(s.failed.length));
+    lines.push(
+      ...more(failed - Math.min(LIST_LIMIT, s.failed.length), `all of them: \`temporal workflow list --query "${s.childrenQuery} AND FerryPhase IN ('Failed', 'RolledBack')"\``),
+    );
   }
-  if (s.skipped.length) {
-    lines.push('', `**${s.skipped.length} skipped:**`);
+  const skipped = s.skipped.length + s.unlisted.skipped;
+  if (skipped) {
+    lines.push('', `**${skipped} skipped:**`);
     for (const v of s.skipped.slice(0, LIST_LIMIT)) lines.push(`- \`${v.vm}\`: ${v.blockers?.map((b) => `[${b.code}] ${b.message}`).join('; ') ?? v.error ?? ''}`);
-    lines.push(...more(s.skipped.length));
+    lines.push(...more(skipped - Math.min(LIST_LIMIT, s.skipped.length), 'a skipped VM has no migration; `ferry plan validate` names every blocker'));
   }
   if (!isPlanEnded(s.phase)) lines.push('', 'Act on the plan with:', '```', ...planCommands(s.workflowId, namespace), '```');
   if (s.runs) lines.push('', `Continued as new ${s.runs} time(s) to keep the history bounded.`);

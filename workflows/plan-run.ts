@@ -1,8 +1,12 @@
 /**
- * What one run of a plan knows, and carries across continue-as-new: each VM's state, the plan's
- * phase and the children this run started. The `planStatus` query, the search attributes and the Web
- * UI's current details all follow from here; the plan's phase changes only in `setPhase()`, a VM's
- * state only here (started, reported by its child, settled by its child's end, skipped).
+ * What one run of a plan knows, and carries across continue-as-new: how many VMs ended each way, the
+ * next VM to start (VMs start in plan order, so the ones after it are Pending), the VMs in flight, the
+ * first failures and skips, the plan's phase and the children this run started. The carry stays
+ * bounded whatever the plan's size (plus 4–6 bytes per VM preflight skipped ahead of the next start):
+ * per-VM detail lives in the children, which visibility lists (`planChildrenQuery`). The `planStatus`
+ * query, the search attributes and the Web UI's current details all follow from here; the plan's
+ * phase changes only in `setPhase()`, a VM's state only here (started, reported by its child,
+ * settled by its child's end, skipped).
  */
 import {
   getExternalWorkflowHandle,
@@ -19,31 +23,36 @@ import { staticDetails, staticSummary } from './details.js';
 import { errorMessage } from './errors.js';
 import { cancelSignal, type ChildReport } from './messages.js';
 import type { Phase } from './phases.js';
-import { isVmDone, type Plan, type PlanPhase, type PlanResult, type PlanStatus, type PlanVmStatus, vmMigrationInput } from './plan-contract.js';
+import { clip, END_STATES, type EndState, freshCarry, fromCarryV1, isCarryV1, type PlanCarry, type PlanCarryV1, recordEnd } from './plan-carry.js';
+import {
+  isVmDone,
+  NOTABLE_MAX,
+  type Plan,
+  planChildrenQuery,
+  type PlanPhase,
+  type PlanResult,
+  type PlanStatus,
+  type PlanVm,
+  type PlanVmStatus,
+  vmMigrationInput,
+} from './plan-contract.js';
 import { planProgress } from './metrics.js';
 import { planDetails } from './plan-details.js';
 import { FerryDestinationCluster, FerryPhase, FerryPlan, FerrySourceCluster } from './search-attributes.js';
 
-/** What a plan carries across continue-as-new. */
-export interface PlanCarry {
-  phase: PlanPhase;
-  startedAt: string;
-  runs: number;
-  peakInFlight: number;
-  cancelReason?: string;
-  vms: PlanVmStatus[];
-}
-
-export const isEnded = (v: PlanVmStatus) => isVmDone(v.state);
-export const isActive = (v: PlanVmStatus) => v.state !== 'Pending' && !isEnded(v);
+export type { PlanCarry, PlanCarryV1 } from './plan-carry.js';
 
 const nowIso = () => new Date().toISOString();
 
+/** `<namespace>/<name>` of a plan's VM, as statuses name it. */
+const vmName = (vm: PlanVm) => `${vm.namespace}/${vm.name}`;
+
 export class PlanRun {
   readonly state: PlanCarry;
-  /** Each VM's child input, as sent, and as the child will read it (for IDs, summaries, preflight). */
-  private readonly children: Map<string, { input: MigrationInput; migration: Migration }>;
-  private readonly byId: Map<string, PlanVmStatus>;
+  /** The VMs in flight, by workflow ID; `state.active` is rebuilt from here for the next run. */
+  private readonly active: Map<string, PlanVmStatus>;
+  /** How far `state.skip` has been passed by `state.next` in this run. */
+  private skipPassed = 0;
   /** Children started by this run whose workflow has not closed (a slot is held until it has). */
   private readonly closing = new Set<string>();
   // Details are rebuilt at most once per workflow task: a burst of child reports costs one update.
@@ -52,23 +61,10 @@ export class PlanRun {
 
   constructor(
     readonly plan: Plan,
-    carry: PlanCarry | undefined,
+    carry: PlanCarry | PlanCarryV1 | undefined,
   ) {
-    this.children = new Map(
-      plan.vms.map((vm) => {
-        const input = vmMigrationInput(plan, vm);
-        const migration = migrationInputSchema.parse(input);
-        return [migrationWorkflowId(migration), { input, migration }];
-      }),
-    );
-    this.state = carry ?? {
-      phase: 'Validating',
-      startedAt: nowIso(),
-      runs: 0,
-      peakInFlight: 0,
-      vms: [...this.children].map(([workflowId, c]) => ({ vm: vmOf(c.migration), workflowId, state: 'Pending' })),
-    };
-    this.byId = new Map(this.state.vms.map((v) => [v.workflowId, v]));
+    this.state = !carry ? freshCarry(nowIso()) : isCarryV1(carry) ? fromCarryV1(carry) : carry;
+    this.active = new Map(this.state.active.map((v) => [v.workflowId, v]));
     upsertSearchAttributes([
       { key: FerryPlan, value: plan.name },
       { key: FerrySourceCluster, value: plan.source.cluster },
@@ -81,23 +77,52 @@ export class PlanRun {
     return this.state.phase;
   }
 
-  get vms(): PlanVmStatus[] {
-    return this.state.vms;
+  get total(): number {
+    return this.plan.vms.length;
   }
 
   get cancelling(): boolean {
     return this.state.cancelReason !== undefined;
   }
 
-  migrationOf(workflowId: string): Migration {
-    return this.children.get(workflowId)!.migration;
+  /**
+   * The child migration of the plan's VM at `index`: its input as sent, and as the child will read it.
+   * Made when needed (a start, the first run's preflight), not for every VM on every run.
+   */
+  childAt(index: number): { vm: string; workflowId: string; input: MigrationInput; migration: Migration } {
+    const vm = this.plan.vms[index]!;
+    const input = vmMigrationInput(this.plan, vm);
+    const migration = migrationInputSchema.parse(input);
+    return { vm: vmName(vm), workflowId: migrationWorkflowId(migration), input, migration };
+  }
+
+  /** VMs not started, not skipped. */
+  pending(): number {
+    return this.total - this.state.next - (this.state.skip.length - this.skipPassed);
+  }
+
+  /** The index of the next VM to start, if any is left. */
+  nextPending(): number | undefined {
+    return this.state.next < this.total ? this.state.next : undefined;
+  }
+
+  /** Every VM in flight that is Stalled. */
+  stalled(): PlanVmStatus[] {
+    return [...this.active.values()].filter((v) => v.state === 'Stalled');
+  }
+
+  hasActive(): boolean {
+    return this.active.size > 0;
   }
 
   status(): PlanStatus {
     const { state, plan } = this;
     const counts: Record<string, number> = {};
-    for (const v of state.vms) counts[v.state] = (counts[v.state] ?? 0) + 1;
-    const active = state.vms.filter(isActive);
+    const add = (key: string, n: number) => n && (counts[key] = (counts[key] ?? 0) + n);
+    add('Pending', this.pending());
+    for (const v of this.active.values()) add(v.state, 1);
+    for (const s of END_STATES) add(s, state.ended[s]);
+    const failed = [...state.notable.failed, ...state.notable.rolledBack];
     return {
       workflowId: this.info.workflowId,
       name: plan.name,
@@ -105,14 +130,16 @@ export class PlanRun {
       source: plan.source.cluster,
       destination: plan.destination.cluster,
       maxInFlight: plan.maxInFlight,
-      total: state.vms.length,
+      total: this.total,
       counts,
       inFlight: this.inFlight(),
       peakInFlight: state.peakInFlight,
-      stalled: state.vms.filter((v) => v.state === 'Stalled'),
-      failed: state.vms.filter((v) => v.state === 'Failed' || v.state === 'RolledBack'),
-      skipped: state.vms.filter((v) => v.state === 'Skipped'),
-      active,
+      stalled: this.stalled(),
+      failed,
+      skipped: state.notable.skipped,
+      unlisted: { failed: state.ended.Failed + state.ended.RolledBack - failed.length, skipped: state.ended.Skipped - state.notable.skipped.length },
+      active: [...this.active.values()],
+      childrenQuery: planChildrenQuery(plan.name),
       startedAt: state.startedAt,
       runs: state.runs,
       ...(state.cancelReason ? { error: `cancelled: ${state.cancelReason}` } : {}),
@@ -131,8 +158,9 @@ export class PlanRun {
   publish(): void {
     if (!this.detailsDirty) return;
     this.detailsDirty = false;
-    setCurrentDetails(planDetails(this.status(), this.info.namespace));
-    planProgress(this.plan.name, this.state.vms);
+    const s = this.status();
+    setCurrentDetails(planDetails(s, this.info.namespace));
+    planProgress(this.plan.name, s.counts);
   }
 
   setPhase(phase: PlanPhase): void {
@@ -146,50 +174,73 @@ export class PlanRun {
     const state = this.state;
     state.cancelReason = reason;
     this.setPhase('Cancelling');
-    for (const v of state.vms) {
-      if (v.state === 'Pending') {
-        v.state = 'Skipped';
-        v.error = `plan cancelled before it started: ${state.cancelReason}`;
-      }
+    const error = `plan cancelled before it started: ${reason}`;
+    const skipping = new Set(state.skip.slice(this.skipPassed));
+    for (let i = state.next; i < this.total; i++) {
+      if (skipping.has(i)) continue;
+      // Only the VMs the list has room for are named: a workflow ID costs a parse.
+      if (state.notable.skipped.length < NOTABLE_MAX) recordEnd(state, { vm: vmName(this.plan.vms[i]!), workflowId: this.childAt(i).workflowId, state: 'Skipped', error });
+      else state.ended.Skipped++;
     }
-    return state.vms.filter(isActive).map((v) => v.workflowId);
+    this.pass(this.total);
+    return [...this.active.keys()];
   }
 
-  skipBlocked(blocked: PlanVmStatus[]): void {
-    for (const v of blocked) {
-      if (v.state !== 'Pending') continue;
-      v.state = 'Skipped';
-      v.error = `skipped: preflight blockers ${v.blockers!.map((b) => b.code).join(', ')}`;
-    }
-  }
-
-  applyReport(r: ChildReport): void {
-    const v = this.byId.get(r.workflowId);
-    // After the end, the end wins. A VM still Pending was never started by this plan: a report for it
-    // comes from a stale child (an earlier plan of the same name) and is not ours to adopt.
-    if (!v || isEnded(v) || v.state === 'Pending') return;
-    v.state = r.phase;
-    v.attempt = r.attempt;
-    v.since = r.at;
-    if (r.diagnosis) v.diagnosis = r.diagnosis;
-    else delete v.diagnosis;
-    if (r.error) v.error = r.error;
+  /** Preflight's findings, one entry per VM in plan order: the blocked VMs are skipped, never started. */
+  skipBlocked(vms: readonly PlanVmStatus[]): void {
+    const state = this.state;
+    vms.forEach((v, i) => {
+      // A VM already started or skipped (a cancel during preflight skipped them all) stays as it is.
+      if (!v.blockers?.length || i < state.next) return;
+      recordEnd(state, {
+        vm: v.vm,
+        workflowId: v.workflowId,
+        state: 'Skipped',
+        blockers: v.blockers,
+        error: `skipped: preflight blockers ${v.blockers.map((b) => b.code).join(', ')}`,
+      });
+      state.skip.push(i);
+    });
+    this.pass(state.next);
     this.detailsDirty = true;
   }
 
-  settle(v: PlanVmStatus, phase: Phase, error?: string): void {
-    if (isEnded(v)) return;
+  applyReport(r: ChildReport): void {
+    const v = this.active.get(r.workflowId);
+    // After the end, the end wins. A VM not in flight was never started by this plan (or has ended):
+    // a report for it comes from a stale child (an earlier plan of the same name) and is not ours to adopt.
+    if (!v) return;
+    v.state = r.phase;
+    v.attempt = r.attempt;
+    v.since = r.at;
+    if (r.diagnosis) v.diagnosis = clip(r.diagnosis);
+    else delete v.diagnosis;
+    if (r.error) v.error = clip(r.error);
+    if (isVmDone(v.state)) this.end(v);
+    this.detailsDirty = true;
+  }
+
+  settle(workflowId: string, phase: Phase, error?: string): void {
+    const v = this.active.get(workflowId);
+    if (!v) return;
     v.state = phase;
     v.since = nowIso();
     delete v.diagnosis;
     if (error) v.error = error;
+    this.end(v);
     this.detailsDirty = true;
+  }
+
+  private end(v: PlanVmStatus): void {
+    this.active.delete(v.workflowId);
+    delete v.diagnosis;
+    recordEnd(this.state, v);
   }
 
   /** Active VMs, plus ended ones whose child workflow (started by this run) has not closed yet. */
   inFlight(): number {
-    let n = this.closing.size;
-    for (const v of this.state.vms) if (isActive(v) && !this.closing.has(v.workflowId)) n++;
+    let n = this.active.size;
+    for (const id of this.closing) if (!this.active.has(id)) n++;
     return n;
   }
 
@@ -197,16 +248,29 @@ export class PlanRun {
     return workflowInfo().historyLength >= this.plan.historyEventLimit || workflowInfo().continueAsNewSuggested;
   }
 
-  async startVm(v: PlanVmStatus): Promise<void> {
-    const { input: childInput, migration: m } = this.children.get(v.workflowId)!;
+  /** `next` moves to `to`, then past the skips it reaches: the VM there is the next to start. */
+  private pass(to: number): void {
+    const state = this.state;
+    state.next = to;
+    while (this.skipPassed < state.skip.length && state.skip[this.skipPassed]! < state.next) this.skipPassed++;
+    while (this.skipPassed < state.skip.length && state.skip[this.skipPassed] === state.next) {
+      this.skipPassed++;
+      state.next++;
+    }
+  }
+
+  /** Start the next VM (`nextPending()`). */
+  async startVm(): Promise<void> {
     const { state, plan } = this;
-    v.state = 'Validating';
-    v.since = nowIso();
+    const { vm, workflowId, input: childInput, migration: m } = this.childAt(state.next);
+    this.pass(state.next + 1);
+    const v: PlanVmStatus = { vm, workflowId, state: 'Validating', since: nowIso() };
+    this.active.set(workflowId, v);
     state.peakInFlight = Math.max(state.peakInFlight, this.inFlight());
     this.detailsDirty = true;
     try {
       const child = await startChild('migrateVm', {
-        workflowId: v.workflowId,
+        workflowId,
         args: [childInput],
         // The plan may continue as new while children run; they must not be closed with it.
         parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -216,34 +280,35 @@ export class PlanRun {
       });
       // A cancel that came while this child was starting could not reach it: tell it now.
       if (state.cancelReason !== undefined)
-        void getExternalWorkflowHandle(v.workflowId)
+        void getExternalWorkflowHandle(workflowId)
           .signal(cancelSignal, { reason: `plan ${plan.name} cancelled: ${state.cancelReason}` })
           .catch(() => undefined);
       // A child reports its end just before it closes; its slot frees when it has closed. The result
       // also settles ends no report describes (e.g. a terminated child).
-      this.closing.add(v.workflowId);
+      this.closing.add(workflowId);
       const closed = () => {
-        this.closing.delete(v.workflowId);
+        this.closing.delete(workflowId);
         this.detailsDirty = true;
       };
       void child.result().then(
-        (r: { outcome: 'Succeeded' | 'RolledBack'; reason?: string }) => (this.settle(v, r.outcome, r.reason), closed()),
-        (e: unknown) => (this.settle(v, 'Failed', errorMessage(e)), closed()),
+        (r: { outcome: 'Succeeded' | 'RolledBack'; reason?: string }) => (this.settle(workflowId, r.outcome, r.reason), closed()),
+        (e: unknown) => (this.settle(workflowId, 'Failed', errorMessage(e)), closed()),
       );
     } catch (e) {
       if (isCancellation(e)) throw e;
-      this.settle(v, 'Failed', `could not start: ${errorMessage(e)} (is another migration of this VM running?)`);
+      this.settle(workflowId, 'Failed', `could not start: ${errorMessage(e)} (is another migration of this VM running?)`);
     }
   }
 
   /** The state the next run starts from. */
   nextRun(): PlanCarry {
-    this.state.runs++;
-    return this.state;
+    const state = this.state;
+    state.runs++;
+    return { ...state, skip: state.skip.slice(this.skipPassed), active: [...this.active.values()] };
   }
 
-  count(state: string): number {
-    return this.state.vms.filter((v) => v.state === state).length;
+  count(state: EndState): number {
+    return this.state.ended[state];
   }
 
   result(outcome: PlanResult['outcome']): PlanResult {
@@ -251,17 +316,14 @@ export class PlanRun {
     return {
       name: this.plan.name,
       outcome,
-      total: state.vms.length,
+      total: this.total,
       succeeded: this.count('Succeeded'),
       rolledBack: this.count('RolledBack'),
       failed: this.count('Failed'),
       skipped: this.count('Skipped'),
-      vms: state.vms,
+      notable: state.notable,
+      childrenQuery: planChildrenQuery(this.plan.name),
       durationMs: Date.now() - Date.parse(state.startedAt),
     };
   }
-}
-
-function vmOf(m: Migration): string {
-  return `${m.source.namespace}/${m.source.name}`;
 }

@@ -342,7 +342,24 @@ describe('kill matrix: stall + retry, cancel, plan', () => {
     const fired = new Set(w.used());
     const problems = [...pairs.violations(), ...(await secretLeaks(s.client, s.sim, { workflowIds: [planId, ...childIds], logs: w.output }))];
     for (const [i, p] of points.entries()) if (!fired.has(i)) problems.push(`kill point ${describePoint(p)} of ${p.workflowId} never fired`);
-    const byChild = new Map(result.vms.map((v) => [v.workflowId, v.state]));
+    // Each child's own end: the plan's result names only the VMs that did not succeed.
+    const byChild = new Map(
+      await Promise.all(
+        childIds.map(
+          async (id) =>
+            [
+              id,
+              await s.client.workflow
+                .getHandle(id)
+                .result()
+                .then(
+                  (r: MigrationResult) => r.outcome,
+                  () => 'Failed',
+                ),
+            ] as const,
+        ),
+      ),
+    );
     for (const [i, vm] of vms.entries()) {
       const violations = await checkRun(s.sim, { workflowId: childIds[i]!, vm, outcome: 'Succeeded' }, before);
       problems.push(...violations);
