@@ -16,7 +16,7 @@
  * if every VM migrated.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,6 +47,7 @@ const USAGE = `usage: npm run bench -- [--vms N] [--mode fast|realistic] [--max-
   --cpu-prof DIR       run the workers under node --cpu-prof, profiles into DIR
   --from-source        run workers/main.ts under tsx (bundling the workflows at start) instead of the
                        built package (dist/, built first by npm run build), which is what deployments run
+  --temporal-cli PATH  the Temporal CLI that runs the dev server (default ferry's pinned one)
   --timeout S          give up after S seconds (default 3600)
   --out FILE           JSON report (default artifacts/bench-plan-<mode>-<N>.json)`;
 
@@ -60,6 +61,7 @@ const { values: args } = parseArgs({
     sample: { type: 'string', default: '200' },
     'cpu-prof': { type: 'string' },
     'from-source': { type: 'boolean', default: false },
+    'temporal-cli': { type: 'string' },
     timeout: { type: 'string', default: '3600' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -141,7 +143,7 @@ async function main(): Promise<number> {
   );
   if (!args['from-source']) execFileSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'tools', 'build.ts')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const metricsPort = await freePort();
-  const server = await startDevServer({ uiPort: false, metricsPort });
+  const server = await startDevServer({ uiPort: false, metricsPort, ...(args['temporal-cli'] ? { cli: resolve(args['temporal-cli']) } : {}) });
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const sim = await Simulator.start();
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
@@ -188,6 +190,7 @@ async function main(): Promise<number> {
     for (const c of [sim.source, sim.destination]) c.api.metrics.reset();
     const actionsBefore = await scrapeActions(metricsUrl, 'default');
     meter.start();
+    const stealBefore = stealShare();
 
     const t0 = Date.now();
     const handle = await client.workflow.start('migratePlan', { taskQueue: TASK_QUEUE, workflowId: planWorkflowId(plan.name), args: [plan] });
@@ -212,6 +215,7 @@ async function main(): Promise<number> {
     const result = await resultP;
     const wallMs = Date.now() - t0;
     meter.stop();
+    const steal = stealShare(stealBefore);
     const actions = actionsBetween(actionsBefore, await scrapeActions(metricsUrl, 'default'));
     const kube = Object.fromEntries([sim.source, sim.destination].map((c) => [c.name, c.api.metrics.snapshot()]));
     log(`plan ${result.outcome} in ${round(wallMs / 1000)} s; collecting per-VM figures`);
@@ -255,7 +259,7 @@ async function main(): Promise<number> {
 
     const report: CostReport = {
       when: new Date().toISOString(),
-      machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, stealPercent: round(steal.percent, 1) },
       params: {
         mode: MODE,
         vms: VMS,
@@ -339,6 +343,18 @@ async function main(): Promise<number> {
     await sim.stop();
     await server.stop();
   }
+}
+
+/**
+ * The share of CPU time the hypervisor gave to others since `since` (/proc/stat's steal): on a shared
+ * virtual machine a busy neighbour slows every process here, and the figures with it.
+ */
+function stealShare(since?: { steal: number; total: number }): { steal: number; total: number; percent: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const steal = fields[7] ?? 0;
+  const percent = since ? (100 * (steal - since.steal)) / Math.max(1, total - since.total) : 0;
+  return { steal, total, percent };
 }
 
 /** Per key, the median over the records (missing counts as 0). */

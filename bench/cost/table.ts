@@ -1,7 +1,7 @@
 /** The cost table `npm run bench` prints: what one VM cost, beside Forklift's floor and the physical limit. */
 export interface CostReport {
   when: string;
-  machine: { cpus: number; memoryGiB: number; node: string };
+  machine: { cpus: number; memoryGiB: number; node: string; stealPercent: number };
   params: {
     mode: string;
     vms: number;
@@ -69,6 +69,7 @@ export function printCostTable(r: CostReport): void {
       'run',
       `${p.mode}: ${p.vms} VMs of ${p.guestMemory} at ${p.bandwidthPerMigration}/s, maxInFlight ${p.maxInFlight}, ${p.workers} worker(s) from ${p.worker}, cache cap ${p.cacheCap ?? 'SDK default'}`,
     ],
+    ['machine', `${r.machine.cpus} CPUs, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; CPU stolen by the hypervisor during the plan ${r.machine.stealPercent}%`],
     ['plan wall time', `${r.wallSeconds} s (${r.succeeded} succeeded, ${r.failed} not), ${r.vmsPerMinute} VMs/min`],
     [
       '  Forklift floor / physical limit',
