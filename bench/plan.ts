@@ -276,7 +276,7 @@ async function main(): Promise<number> {
       failed: result.failed + result.rolledBack,
       wallSeconds: round(wallMs / 1000),
       vmsPerMinute: round((result.succeeded / wallMs) * 60_000),
-      peakInFlight: planRuns.length ? ((await handle.query(planStatusQuery).catch(() => undefined))?.peakInFlight ?? null) : null,
+      peakInFlight: (await handle.query(planStatusQuery).catch(() => undefined))?.peakInFlight ?? null,
       perVm: {
         wallSecondsMedian: round(median(walls) / 1000, 2),
         wallSecondsP95: round(p95(walls) / 1000, 2),
@@ -294,7 +294,8 @@ async function main(): Promise<number> {
         observerActions: Object.fromEntries(Object.entries(actions).filter(([k]) => OBSERVER_ACTIONS.test(k))),
         vmHistoryEventsMedian: median(children.map((c) => c.events)),
         vmHistoryEventsMax: Math.max(0, ...children.map((c) => c.events)),
-        vmHistoryBytesMedian: median(children.map((c) => c.bytes).filter((b) => b > 0).length ? children.map((c) => c.bytes) : sampled.map((h) => h.bytes)),
+        // Visibility's historySize where the server fills it in, else the sampled histories' own bytes.
+        vmHistoryBytesMedian: median(children.some((c) => c.bytes > 0) ? children.map((c) => c.bytes) : sampled.map((h) => h.bytes)),
         vmHistoryEventsByType: mergeMedian(sampled.map((h) => h.eventsByType)),
         planHistoryEvents: planRuns.reduce((n, h) => n + h.events, 0),
         planHistoryBytes: planRuns.reduce((n, h) => n + h.bytes, 0),
