@@ -109,6 +109,8 @@ class TrippingRegistry implements ClusterRegistry {
 
 export interface OutageStack extends Stack {
   lanes: Lane[];
+  /** The worker's client of a lane's cluster (`source-<n>` / `destination-<n>`), as its activities get it. */
+  clusterClient(name: string): ClusterClient;
 }
 
 /**
@@ -146,7 +148,8 @@ export async function startOutageStack(lanes: number, requestTimeoutMs = 2000): 
   kc.loadFromOptions({ clusters, users: base.getUsers(), contexts, currentContext: contexts[0]!.name });
   const byCluster = new Map<string, Lane>();
   for (const l of all) for (const c of Object.values(l.clusters)) byCluster.set(c, l);
-  const registry = new TrippingRegistry(new KubeconfigRegistry(kc, undefined, 'the outage kubeconfig', requestTimeoutMs), byCluster);
+  const clients = new KubeconfigRegistry(kc, undefined, 'the outage kubeconfig', requestTimeoutMs);
+  const registry = new TrippingRegistry(clients, byCluster);
 
   const connection = await NativeConnection.connect({ address: stack.server.address });
   const clientConnection = await Connection.connect({ address: stack.server.address });
@@ -157,6 +160,7 @@ export async function startOutageStack(lanes: number, requestTimeoutMs = 2000): 
   return Object.assign(stack, {
     sim,
     lanes: all,
+    clusterClient: (name: string) => clients.get(name),
     async stop() {
       await stop();
       await Promise.all(all.flatMap((l) => [l.proxies.source.stop(), l.proxies.destination.stop()]));
