@@ -199,7 +199,6 @@ describe('an outage that outlasts a wait stalls naming the cluster, then heals w
   // The waits whose goal needs the cluster: the receiver's and the sync address's are read on the
   // destination, the handshake on the source, the completion on both (the destination's is the one read last).
   const fast = { completionTimeoutPerGiB: '1s', minCompletionTimeout: '6s' };
-  //
   // `fresh`: the receiver's wait leaves the destination's VMIM informer open (it lingers for the next
   // wait), so ferry usually sees the sync address the moment KubeVirt publishes it, before the sync
   // address wait starts the outage, and then rightly goes on. This row is about an outage that comes
